@@ -1,0 +1,34 @@
+# Two commands on a fresh machine (python3 >= 3.11, make, git): `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
+
+.PHONY: run test install index bench clean
+
+install: $(STAMP)
+
+# torch first: the pinned 2.13.0 is a local CPU build; letting a dependency pull it would fetch CUDA wheels.
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m qa index
+	$(BIN)/python -m qa ask "$(QUESTION)"
+
+index: $(STAMP)
+	$(BIN)/python -m qa index
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/speed.py
+
+clean:
+	rm -rf $(VENV) index/default *.egg-info

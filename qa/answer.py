@@ -1,0 +1,234 @@
+"""Extractive answers without an LLM: pick the answer-bearing sentence among the top hits, then the short
+answer the question's type asks for (money, count, date, person, place, organisation).
+
+A sentence qualifies only if it names every entity the question names (Hà Nội, Vĩnh Phúc…) and covers
+enough of its other content words; a typed question also needs a candidate of that type in the sentence.
+Otherwise the answer is "not found", rather than a guess from a neighbouring article.
+
+Patterns run on the folded (diacritic-free, lowercase) text, which has the same length as the NFC text,
+so every match maps back to exact offsets in the source.
+"""
+from __future__ import annotations
+
+import re
+
+import regex
+from collections.abc import Callable, Iterable
+
+from .normalise import canonical, fold, words
+from .types import Answer, Hit
+
+MIN_COVERAGE = 0.5  # share of the question's content (by idf) a sentence must contain
+
+KINDS = [  # (kind, pattern on the folded question); first match wins
+    ("money", r"bao nhieu tien|so tien|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
+    ("date", r"nam nao|nam bao nhieu|khi nao|luc nao|bao gio|thoi gian nao|ngay nao|thang nao|giai doan nao"
+             r"|nhiem ky nao|thoi ky nao|thoi diem nao"),
+    ("organisation", r"co quan nao|doanh nghiep nao|to chuc nao|cong ty nao|don vi nao|tap doan nao|ngan hang nao"
+                     r"|so nao|bo nao|nganh nao|ban nao"),
+    ("place", r"o dau|tai dau|tinh nao|thanh pho nao|huyen nao|quan nao|xa nao|doan nao|dia phuong nao|noi nao"
+              r"|vung nao|khu vuc nao|nuoc nao|quoc gia nao|dia diem nao|tinh thanh nao"),
+    ("person", r"\bai\b|la ai|ten (?:la )?gi|ong nao|ba nao|vi nao|nguoi nao|dong chi nao"),
+    ("count", r"bao nhieu|\bmay\b"),
+]
+# Words that only shape the question; they are not looked for in the text.
+QUESTION_WORDS = set(
+    "bao nhieu may gi nao ai dau khi luc bao gio sao the nhu la co khong duoc da se dang cua cho voi va thi ma "
+    "tien ten hay vay a o tai nhung cac mot".split())
+_NUM = r"\d+(?:[.,]\d+)*"
+_AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*(?:dong|usd|do la|euro|vnd|\$)|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
+_DATE = (rf"(?:ngay\s+\d{{1,2}}(?:\s*/\s*\d{{1,2}}(?:\s*/\s*\d{{4}})?)?|thang\s+\d{{1,2}}(?:\s*/\s*\d{{4}})?"
+         rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}})|(?:(?:giai doan|nhiem ky|thoi ky|nam)\s+)?\b(?:1[89]|20)\d\d\b(?:\s*-\s*(?:1[89]|20)\d\d\b)?")
+_PLACE_HEAD = r"(?:tinh|thanh pho|huyen|quan|thi xa|xa|phuong|thi tran|vung|khu|tai|o|den|duong|song|cau)"
+_ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
+             "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
+SURNAMES = set(fold(
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh Trương Lâm "
+    "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
+    "Giang Hứa Doãn Tôn Từ Ông Khúc Kim La Lò Quan Hầu Bạch Chử Diệp Đồng").split())
+_CAP_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+\p{Lu}\p{L}*)*")  # capitalised word runs: names
+
+
+def classify(question: str) -> str:
+    fq = fold(question)
+    for kind, pattern in KINDS:
+        if re.search(pattern, fq):
+            return kind
+    return "other"
+
+
+def entity_lexicon(texts: Iterable[str]) -> set[str]:
+    """Folded names seen capitalised in the corpus (and their bigrams), so a question typed in lowercase
+    without accents ("ha noi tang vinh phuc") still has its entities recognised. Built at index time."""
+    lex: set[str] = set()
+    for text in texts:
+        for m in _CAP_RUN.finditer(text):
+            syl = fold(m.group()).split()
+            if len(syl) >= 2:
+                lex.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
+    return lex
+
+
+def question_entities(question: str, lexicon: set[str]) -> list[str]:
+    """Folded names in the question: capitalised runs (not the sentence-initial word alone) and known bigrams."""
+    found = []
+    for m in _CAP_RUN.finditer(question):
+        syl = fold(m.group()).split()
+        if m.start() == 0 and len(syl) == 1:
+            continue
+        found.append(" ".join(syl))
+    fw = fold(question)
+    fw_words = re.findall(r"\w+", fw)
+    for a, b in zip(fw_words, fw_words[1:]):
+        bigram = f"{a} {b}"
+        if bigram in lexicon and not any(bigram in e for e in found):
+            found.append(bigram)
+    return [e for e in found if e.split()[0] not in QUESTION_WORDS or len(e.split()) > 1]
+
+
+def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]]],
+           idf: Callable[[str], float], lexicon: set[str]) -> Answer:
+    """Choose the answer from `candidates`: (hit, its document's text, sentence spans inside the hit)."""
+    kind = classify(question)
+    hits = [h for h, _, _ in candidates]
+    entities = question_entities(question, lexicon)
+    content = _content_words(question, entities)
+    weights = {w: idf("~" + w) for w in content}
+    total = sum(weights.values()) or 1.0
+    best = None
+    seen: set[tuple[str, int]] = set()
+    for rank, (hit, text, spans) in enumerate(candidates):
+        for a, b in spans:
+            if (hit.doc_id, a) in seen:
+                continue
+            seen.add((hit.doc_id, a))
+            sent = text[a:b]
+            folded = _fold_same_length(sent)
+            if not all(_contains(folded, e) or _contains(fold(hit.title), e) for e in entities):
+                continue
+            have = set(re.findall(r"\w+", folded))
+            coverage = sum(v for w, v in weights.items() if w in have) / total if content else 1.0
+            if coverage < MIN_COVERAGE:
+                continue
+            short = extract(kind, question, sent, folded, entities) if kind != "other" else (0, len(sent))
+            if short is None:
+                continue
+            score = coverage + 0.3 / (rank + 1) + 0.1 * _bigram_overlap(question, sent)
+            if best is None or score > best[0]:
+                best = (score, hit, text, a, b, short)
+    if best is None:
+        return Answer(question, "", False, "", hits, kind)
+    _, hit, text, a, b, (sa, sb) = best
+    short = text[a + sa:a + sb].strip(" ,.;:")
+    sa = a + text[a + sa:a + sb].find(short) if short else a + sa
+    return Answer(question, short, True, text[a:b], [hit] + [h for h in hits if h != hit], kind,
+                  (a, b), (sa, sa + len(short)))
+
+
+def extract(kind: str, question: str, sent: str, folded: str, entities: list[str]) -> tuple[int, int] | None:
+    """Offsets of the short answer of `kind` inside the sentence, or None when it has none."""
+    fq = fold(question)
+    asked = set(entities)
+    if kind == "money":
+        spans = [m.span() for m in re.finditer(_AMOUNT, folded)]
+    elif kind == "date":
+        spans = [m.span() for m in re.finditer(_DATE, folded)]
+        if re.search(r"giai doan|nhiem ky|thoi ky", fq):
+            spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
+    elif kind == "count":
+        spans = _counts(fq, folded)
+    elif kind == "person":
+        spans = _people(sent, folded)
+    elif kind == "place":
+        spans = _named_after(_PLACE_HEAD, sent, folded)
+    else:
+        spans = _named_after(_ORG_HEAD, sent, folded, keep_head=True) + _acronyms(sent)
+    spans = [s for s in spans if not any(_contains(folded[s[0]:s[1]], e) and len(e) >= s[1] - s[0] - 8
+                                         for e in asked) and folded[s[0]:s[1]].strip() not in fq]
+    if not spans:
+        return None
+    anchor = _anchor(fq, folded)
+    return min(spans, key=lambda s: (abs(s[0] - anchor), s[0]))
+
+
+def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
+    """Numbers followed by the noun the question counts ("bao nhiêu nội dung" -> "8 nội dung")."""
+    m = re.search(r"(?:bao nhieu|may)\s+(\w+(?:\s+\w+)?)", fq)
+    nouns = m.group(1).split() if m else []
+    numwords = r"mot|hai|ba|bon|tu|sau|bay|tam|chin|muoi|hang tram|hang nghin"
+    spans = []
+    for n in (" ".join(nouns), nouns[0] if nouns else None):
+        if n:
+            spans = [x.span() for x in re.finditer(rf"\b(?:{_NUM}|{numwords})\s+{re.escape(n)}\b", folded)]
+            if spans:
+                return spans
+    return [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded) if not re.fullmatch(r"(?:1[89]|20)\d\d", x.group().split()[0])]
+
+
+def _people(sent: str, folded: str) -> list[tuple[int, int]]:
+    """Vietnamese personal names: the tail of a capitalised run that starts at a surname (2-4 syllables)."""
+    out = []
+    for m in _CAP_RUN.finditer(sent):
+        syl = [(x.start(), x.end()) for x in re.finditer(r"\S+", m.group())]
+        for i, (s, _) in enumerate(syl):
+            if fold(m.group()[s:syl[i][1]]) in SURNAMES and 2 <= len(syl) - i <= 4:
+                out.append((m.start() + s, m.start() + syl[-1][1]))
+                break
+    return out
+
+
+def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
+    """Capitalised names right after a head word (tỉnh Vĩnh Phúc, Sở Công Thương)."""
+    caps = {m.start(): m.end() for m in _CAP_RUN.finditer(sent)}
+    out = []
+    for m in re.finditer(rf"\b(?:{heads})\s+", folded):
+        if m.end() in caps:
+            out.append((m.start() if keep_head else m.end(), caps[m.end()]))
+        elif keep_head and m.start() in caps:
+            out.append((m.start(), caps[m.start()]))
+    return out
+
+
+def _acronyms(sent: str) -> list[tuple[int, int]]:
+    return [m.span() for m in regex.finditer(r"\b\p{Lu}{2,}(?:[ \t]+\p{Lu}\p{L}*)*", sent)]
+
+
+def _anchor(fq: str, folded: str) -> int:
+    """Where the sentence echoes the question most: the end of the longest shared word run."""
+    qw = re.findall(r"\w+", fq)
+    best, where = 0, 0
+    for n in range(min(len(qw), 6), 0, -1):
+        for i in range(len(qw) - n + 1):
+            phrase = " ".join(qw[i:i + n])
+            if phrase.split()[0] in QUESTION_WORDS and n == 1:
+                continue
+            m = re.search(rf"\b{re.escape(phrase)}\b", folded)
+            if m and n > best:
+                return m.end()
+    return where
+
+
+def _content_words(question: str, entities: list[str]) -> list[str]:
+    ent_words = {w for e in entities for w in e.split()}
+    out = []
+    for w in words(question):
+        f = fold(w)
+        if f not in QUESTION_WORDS and f not in ent_words and f not in out:
+            out.append(f)
+    return out
+
+
+def _bigram_overlap(question: str, sent: str) -> float:
+    q, s = words(question), set(zip(words(sent), words(sent)[1:]))
+    pairs = list(zip(q, q[1:]))
+    return sum(p in s for p in pairs) / max(len(pairs), 1)
+
+
+def _contains(folded_text: str, phrase: str) -> bool:
+    return re.search(rf"\b{re.escape(phrase)}\b", folded_text) is not None
+
+
+def _fold_same_length(text: str) -> str:
+    """`fold` of NFC text keeps its length; a text where it would not (rare letters) is only lowercased."""
+    f = fold(canonical(text))
+    return f if len(f) == len(text) else text.lower()

@@ -1,0 +1,59 @@
+"""Okapi BM25 on a sparse matrix: the per-(chunk, term) weights are computed at index time, so a query
+is a sum of a few columns. Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
+tests use as the reference.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+EPSILON = 0.25  # rank-bm25: negative idf is replaced by EPSILON * mean idf
+
+
+@dataclass
+class BM25:
+    vocab: dict[str, int]
+    weights: sparse.csc_matrix  # (chunks, terms)
+
+    @classmethod
+    def fit(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
+        vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        for i, doc in enumerate(docs):
+            for term, tf in Counter(doc).items():
+                rows.append(i)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                tfs.append(tf)
+        n = len(docs)
+        tf = np.asarray(tfs, dtype=np.float32)
+        cols_a = np.asarray(cols, dtype=np.int64)
+        df = np.bincount(cols_a, minlength=len(vocab)).astype(np.float64)
+        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+        if len(idf):
+            idf[idf < 0] = EPSILON * idf.mean()
+        lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
+        norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
+        w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[np.asarray(rows, dtype=np.int64)])
+        weights = sparse.csc_matrix((w, (rows, cols)), shape=(n, len(vocab)), dtype=np.float32)
+        return cls(vocab, weights)
+
+    def scores(self, query: list[str]) -> np.ndarray:
+        """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
+        ids = [self.vocab[t] for t in query if t in self.vocab]
+        if not ids:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        counts = Counter(ids)
+        cols = list(counts)
+        sub = self.weights[:, cols]
+        return np.asarray(sub @ np.asarray([counts[c] for c in cols], dtype=np.float32)).ravel()
+
+    def top(self, query: list[str], n: int) -> list[int]:
+        """Indices of the n best chunks with a positive score, best first."""
+        s = self.scores(query)
+        cand = np.flatnonzero(s > 0)
+        if len(cand) > n:
+            cand = cand[np.argpartition(-s[cand], n - 1)[:n]]
+        return cand[np.lexsort((cand, -s[cand]))].tolist()

@@ -1,0 +1,29 @@
+"""Citations for people and machines: numbered passages with article id, title and exact span."""
+from __future__ import annotations
+
+from .types import Answer, Hit
+
+NOT_FOUND = "Không tìm thấy thông tin này trong các bài báo."
+
+
+def citation_line(n: int, hit: Hit, width: int = 220) -> str:
+    passage = " ".join(hit.text.split())
+    if len(passage) > width:
+        passage = passage[: width - 1] + "…"
+    return f"[{n}] {hit.doc_id} — {hit.title} [{hit.start}:{hit.end}]\n    {passage}"
+
+
+def format_answer(ans: Answer) -> str:
+    """The answer, the sentence it comes from, and the numbered citations."""
+    head = f"{ans.text} [1]\n  « {ans.sentence} »" if ans.found else NOT_FOUND
+    cites = "\n".join(citation_line(i, h) for i, h in enumerate(ans.citations, 1))
+    label = "Nguồn" if ans.found else "Các đoạn gần nhất"
+    return f"{head}\n\n{label}:\n{cites}" if cites else head
+
+
+def format_hits(hits: list[Hit]) -> str:
+    lines = []
+    for i, h in enumerate(hits, 1):
+        ranks = f"score {h.score:.4f}, bm25 #{h.bm25_rank or '-'}, dense #{h.dense_rank or '-'}"
+        lines.append(f"{citation_line(i, h)}\n    ({ranks})")
+    return "\n".join(lines) if lines else "(không có kết quả)"

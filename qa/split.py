@@ -1,0 +1,48 @@
+"""Sentences and chunks with exact offsets into the cleaned source text.
+
+A sentence ends at . ! ? … (plus closing quotes) followed by a space and a capital, digit or quote, or at
+a newline. Numbers such as 10.900 never break (no space after the dot), nor do abbreviations (TP., TS.)
+and initials. Chunks come from langchain's RecursiveCharacterTextSplitter with the same sentence rule as
+a separator, so they end on sentence boundaries where they can and overlap by `chunk_overlap` characters.
+"""
+from __future__ import annotations
+
+import re
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .types import Chunk, Document
+
+_ABBREV = ["TP", "Tp", "TS", "ThS", "PGS", "GS", "BS", "KS", "Q", "P", "St", "Mr", "Mrs", "Dr", "v.v", "tr", "Th"]
+# Python's lookbehinds are fixed-width: one per abbreviation, one for a single capital initial (Nguyễn V. A).
+_NOT_ABBREV = "".join(rf"(?<!\b{re.escape(a)}\.)" for a in _ABBREV) + r"(?<!\b[^\W\d_]\.)"
+SENTENCE_BREAK = rf"(?<=[.!?…]){_NOT_ABBREV}[\"'”’)\]]*[ \t]+(?=[\"“'(\[]?[^\W_a-zđ])"
+_BREAK = re.compile(SENTENCE_BREAK + r"|\n+")
+
+
+def sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of every non-blank sentence in `text`, shifted by `offset`, whitespace trimmed."""
+    spans, start = [], 0
+    for m in _BREAK.finditer(text):
+        spans.append((start, m.start() + len(m.group()) - len(m.group().lstrip("\"'”’)]"))))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        seg = text[a:b]
+        if seg.strip():
+            a2 = a + len(seg) - len(seg.lstrip())
+            out.append((offset + a2, offset + a + len(seg.rstrip())))
+    return out
+
+
+def chunk(doc: Document, size: int, overlap: int) -> list[Chunk]:
+    """Split one document into overlapping, sentence-aligned chunks with exact source offsets."""
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=size, chunk_overlap=overlap, separators=["\n\n", "\n", SENTENCE_BREAK, r" ", ""],
+        is_separator_regex=True, keep_separator="end", strip_whitespace=True)
+    chunks: list[Chunk] = []
+    for piece in splitter.split_text(doc.text):
+        start = doc.text.find(piece, chunks[-1].start + 1 if chunks else 0)  # chunks come in source order
+        chunks.append(Chunk(doc.id, doc.title, piece, start, start + len(piece)))
+    return chunks

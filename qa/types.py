@@ -1,0 +1,61 @@
+"""The records that cross module boundaries: Document in, Chunk inside, Hit and Answer out."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: `text` is the cleaned source that every offset refers to."""
+
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: `source[start:end] == text`."""
+
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and its rank on each side (1-based; None: not in that pool)."""
+
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A short answer ("" when not found), the sentence it comes from and the citations, best first.
+
+    `sentence_span` and `answer_span` are character offsets into the first citation's document.
+    """
+
+    question: str
+    text: str
+    found: bool
+    sentence: str
+    citations: list[Hit] = field(default_factory=list)
+    kind: str = "other"
+    sentence_span: tuple[int, int] | None = None
+    answer_span: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
