@@ -113,7 +113,7 @@ def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]
             short = extract(kind, question, sent, folded, entities) if kind != "other" else (0, len(sent))
             if short is None:
                 continue
-            score = coverage + 0.3 / (rank + 1) + 0.1 * _bigram_overlap(question, sent)
+            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(question, folded)
             if best is None or score > best[0]:
                 best = (score, hit, text, a, b, short)
     if best is None:
@@ -153,16 +153,17 @@ def extract(kind: str, question: str, sent: str, folded: str, entities: list[str
 
 def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
     """Numbers followed by the noun the question counts ("bao nhiêu nội dung" -> "8 nội dung")."""
-    m = re.search(r"(?:bao nhieu|may)\s+(\w+(?:\s+\w+)?)", fq)
+    m = re.search(r"(?:bao nhieu|may)\s+(\w+(?:\s+\w+){0,2})", fq)
     nouns = m.group(1).split() if m else []
     numwords = r"mot|hai|ba|bon|tu|sau|bay|tam|chin|muoi|hang tram|hang nghin"
-    spans = []
-    for n in (" ".join(nouns), nouns[0] if nouns else None):
-        if n:
-            spans = [x.span() for x in re.finditer(rf"\b(?:{_NUM}|{numwords})\s+{re.escape(n)}\b", folded)]
-            if spans:
-                return spans
-    return [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded) if not re.fullmatch(r"(?:1[89]|20)\d\d", x.group().split()[0])]
+    for n in range(len(nouns), 0, -1):
+        noun = re.escape(" ".join(nouns[:n]))
+        spans = [x.span() for x in re.finditer(rf"\b(?:{_NUM}|{numwords})\s+{noun}\b", folded)]
+        if spans:
+            return spans
+    amounts = [x.span() for x in re.finditer(_AMOUNT, folded)]
+    return amounts or [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded)
+                       if not re.fullmatch(r"(?:1[89]|20)\d\d", x.group().split()[0])]
 
 
 def _people(sent: str, folded: str) -> list[tuple[int, int]]:
@@ -218,10 +219,16 @@ def _content_words(question: str, entities: list[str]) -> list[str]:
     return out
 
 
-def _bigram_overlap(question: str, sent: str) -> float:
-    q, s = words(question), set(zip(words(sent), words(sent)[1:]))
-    pairs = list(zip(q, q[1:]))
-    return sum(p in s for p in pairs) / max(len(pairs), 1)
+def _phrase_overlap(question: str, folded: str) -> float:
+    """Length of the longest run of the question's words found verbatim in the sentence, as a share of
+    the question's non-question words: "Bí thư Thành ủy Hà Nội" beats a sentence that has the words apart."""
+    qw = [w for w in re.findall(r"\w+", fold(question))]
+    useful = sum(w not in QUESTION_WORDS for w in qw) or 1
+    for n in range(len(qw), 1, -1):
+        for i in range(len(qw) - n + 1):
+            if _contains(folded, " ".join(qw[i:i + n])):
+                return min(1.0, n / useful)
+    return 0.0
 
 
 def _contains(folded_text: str, phrase: str) -> bool:
