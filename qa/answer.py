@@ -72,7 +72,9 @@ def entity_lexicon(texts: Iterable[str]) -> set[str]:
 def question_entities(question: str, lexicon: set[str]) -> list[str]:
     """Folded names in the question: capitalised runs (not the sentence-initial word alone) and known bigrams."""
     found = []
-    for m in _CAP_RUN.finditer(question):
+    tokens = question.split()
+    shouting = sum(t[:1].isupper() for t in tokens) > 0.7 * len(tokens)  # capitals say nothing then
+    for m in ([] if shouting else _CAP_RUN.finditer(question)):
         syl = fold(m.group()).split()
         if m.start() == 0 and len(syl) == 1:
             continue
@@ -120,7 +122,7 @@ def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]
         return Answer(question, "", False, "", hits, kind)
     _, hit, text, a, b, (sa, sb) = best
     short = text[a + sa:a + sb].strip(" ,.;:")
-    sa = a + text[a + sa:a + sb].find(short) if short else a + sa
+    sa = a + sa + max(text[a + sa:a + sb].find(short), 0)
     return Answer(question, short, True, text[a:b], [hit] + [h for h in hits if h != hit], kind,
                   (a, b), (sa, sa + len(short)))
 
