@@ -27,6 +27,7 @@ def _load(path: str, threads: int):
     if threads:
         torch.set_num_threads(threads)
     transformers.logging.set_verbosity_error()  # the unused BERT pooler is reported as missing otherwise
+    transformers.logging.disable_progress_bar()
     try:
         return SentenceTransformer(path, device="cpu")
     except OSError as e:
