@@ -17,11 +17,11 @@ from pathlib import Path
 
 from . import corpus
 from .config import Settings
-from .index import Index, IndexProblem, build, open_or_build
+from .index import Index, IndexProblem, build, open_or_build, read_manifest
 from .index import load as _load
 from .types import Answer, Chunk, Document, Hit
 
-__all__ = ["search", "ask", "build_index", "load", "default_index", "Index", "IndexProblem", "Settings",
+__all__ = ["search", "ask", "build_index", "load", "default_index", "open_index", "Index", "IndexProblem", "Settings",
            "Document", "Chunk", "Hit", "Answer"]
 
 _default: Index | None = None
@@ -34,8 +34,25 @@ def default_index(settings: Settings | None = None) -> Index:
     with _default_lock:
         if _default is None or settings is not None:
             settings = settings or Settings.from_env()
-            _default = open_or_build(settings.index_dir, corpus.read_folder(settings.corpus_dir), settings)
+            _default = open_index(settings)
         return _default
+
+
+def open_index(settings: Settings, folder: str | Path | None = None, progress: bool = False) -> Index:
+    """The index at `settings.index_dir`, kept in step with the folder it indexes.
+
+    The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
+    else `settings.corpus_dir`; a changed folder or setting rebuilds. An index built from records, or whose
+    folder is gone, is loaded as it is: nothing a user indexed is replaced behind their back.
+    """
+    manifest = read_manifest(settings.index_dir)
+    if folder is None and manifest is not None and manifest.get("files"):
+        recorded = manifest.get("corpus_dir")
+        if not recorded or not Path(recorded).is_dir():
+            return _load(settings.index_dir, settings)
+        folder = recorded
+    folder = Path(folder or settings.corpus_dir)
+    return open_or_build(settings.index_dir, corpus.read_folder(folder), settings, progress, source=folder)
 
 
 def search(question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
@@ -53,7 +70,7 @@ def build_index(docs: str | Path | Iterable[dict], path: str | Path | None = Non
     """Index a folder of .txt/.md files or an iterable of {"id", "title", "text"} dicts; save it at `path`."""
     settings = settings or Settings.from_env()
     documents = corpus.read_folder(docs) if isinstance(docs, (str, Path)) else corpus.from_records(docs)
-    idx = build(documents, settings, progress)
+    idx = build(documents, settings, progress, source=Path(docs) if isinstance(docs, (str, Path)) else None)
     if path is not None:
         idx.save(path)
     return idx

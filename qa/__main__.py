@@ -7,10 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from . import corpus
+from . import open_index
 from .cite import format_answer, format_hits
 from .config import Settings
-from .index import MODES, IndexProblem, load, open_or_build
+from .index import MODES, IndexProblem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, help="where the converted model is kept (QA_CACHE_DIR)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_index = sub.add_parser("index", help="build or refresh the index of a folder of .txt/.md articles")
-    p_index.add_argument("folder", nargs="?", type=Path, help="default: seeds/ (QA_CORPUS_DIR)")
+    p_index.add_argument("folder", nargs="?", type=Path,
+                         help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
     for name in ("search", "ask"):
         p = sub.add_parser(name, help=f"{name} the index")
         p.add_argument("question")
@@ -30,14 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
-        settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index,
-                                     corpus_dir=getattr(args, "folder", None))
+        settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index)
+        idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index")
         if args.command == "index":
-            idx = open_or_build(settings.index_dir, corpus.read_folder(settings.corpus_dir), settings, progress=True)
             m = idx.manifest
-            print(f"indexed {m['documents']} documents, {m['chunks']} chunks with {m['model']} at {idx.path or settings.index_dir}")
+            print(f"indexed {m['documents']} documents, {m['chunks']} chunks with {m['model']} at {idx.path}")
             return 0
-        idx = _open(settings)
         if args.command == "search":
             hits = idx.search(args.question, args.k, args.mode)
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) if args.json else format_hits(hits))
@@ -50,13 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def _open(settings: Settings):
-    """The index named by --index if it exists there, else the default corpus index (built if needed)."""
-    if (settings.index_dir / "manifest.json").exists() and settings.index_dir != Settings().index_dir:
-        return load(settings.index_dir, settings)
-    return open_or_build(settings.index_dir, corpus.read_folder(settings.corpus_dir), settings)
 
 
 if __name__ == "__main__":

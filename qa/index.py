@@ -65,18 +65,18 @@ class Index:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         s, pool = self.settings, max(self.settings.pool, k)
-        lists, weights = [], []
+        sides, lists, weights = [], [], []
         if mode in ("hybrid", "bm25"):
+            sides.append("bm25")
             lists.append(self.bm25.top(terms(question), pool))
-            weights.append(s.bm25_weight if mode == "hybrid" else 1.0)
+            weights.append(s.bm25_weight)
         if mode in ("hybrid", "dense"):
-            qv = embed.encode(self.model(), [question], "query")[0]
-            lists.append(dense.top(self.vectors, qv, pool))
-            weights.append(s.dense_weight if mode == "hybrid" else 1.0)
+            sides.append("dense")
+            lists.append(dense.top(self.vectors, embed.encode(self.model(), [question], "query")[0], pool))
+            weights.append(s.dense_weight)
         hits = []
         for i, score, ranks in fuse.rrf(lists, weights, s.rrf_k)[:k]:
-            c = self.chunks[i]
-            rank = dict(zip([m for m in ("bm25", "dense") if mode in ("hybrid", m)], ranks))
+            c, rank = self.chunks[i], dict(zip(sides, ranks))
             hits.append(Hit(c.doc_id, c.title, c.text, c.start, c.end, round(score, 6),
                             rank.get("bm25"), rank.get("dense")))
         return hits
@@ -87,8 +87,8 @@ class Index:
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
         candidates = [(h, self.document(h.doc_id).text, self.sentences_in(h)) for h in hits[: self.settings.answer_hits]]
         ans = answerer.answer(question, candidates, self.idf, self.entities)
-        rest = [h for h in hits if ans.citations[:1] != [h]]
-        return Answer(**{**ans.__dict__, "citations": (ans.citations[:1] + rest)[: k or self.settings.k]})
+        chosen = ans.citations[:1] if ans.found else []
+        return dataclasses.replace(ans, citations=(chosen + [h for h in hits if h not in chosen])[: k or self.settings.k])
 
     def document(self, doc_id: str) -> Document:
         return self.docs[self._doc_pos[doc_id]]
@@ -145,8 +145,8 @@ class Index:
         return path
 
 
-def build(docs: list[Document], settings: Settings, progress: bool = False) -> Index:
-    """Chunk, tokenise and embed `docs` into a new in-memory index."""
+def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None) -> Index:
+    """Chunk, tokenise and embed `docs` into a new in-memory index; `source` is the folder they came from."""
     t0 = time.perf_counter()
     chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
     spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
@@ -160,6 +160,7 @@ def build(docs: list[Document], settings: Settings, progress: bool = False) -> I
         "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_hash": corpus_hash(docs),
         "documents": len(docs), "chunks": len(chunks), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - t0, 2),
+        "corpus_dir": str(Path(source).resolve()) if source else None,
     }
     return Index(settings, docs, chunks, spans, bm, dense.build(vecs), answerer.entity_lexicon(d.text for d in docs),
                  manifest)
@@ -195,7 +196,8 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
     return Index(settings, docs, chunks, spans, bm, vectors, set(vocab_meta["entities"]), manifest, path)
 
 
-def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False) -> Index:
+def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
+                  source: Path | None = None) -> Index:
     """Load the index at `path` if it was built from these docs with these settings, else (re)build it."""
     why = stale_reason(read_manifest(path), docs, settings)
     if why is None:
@@ -205,7 +207,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
             why = str(e)
     if read_manifest(path) is not None:
         log.warning("rebuilding the index at %s: %s", path, why)
-    idx = build(docs, settings, progress)
+    idx = build(docs, settings, progress, source)
     idx.save(path)
     return idx
 

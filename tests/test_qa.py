@@ -109,3 +109,19 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     assert out.returncode == 2 and out.stderr.startswith("error: the question is empty") and "Traceback" not in out.stderr
     out = _cli("index", str(tmp_path / "nope"))
     assert out.returncode == 2 and "not a folder" in out.stderr
+
+
+def test_cli_index_a_folder_then_ask_it(tmp_path):
+    folder = tmp_path / "bai"
+    folder.mkdir()
+    (folder / "hp.txt").write_text("Hải Phòng tặng Hà Giang 5 tỷ đồng\nNgày 2/9, thành phố Hải Phòng đã trao tặng "
+                                   "tỉnh Hà Giang 5 tỷ đồng để xây trường học.", encoding="utf-8")
+    index = tmp_path / "idx"
+    out = _cli("--index", str(index), "index", str(folder))
+    assert out.returncode == 0 and "indexed 1 documents" in out.stdout
+    data = json.loads(_cli("--index", str(index), "ask", "Hải Phòng tặng Hà Giang bao nhiêu tiền?", "--json").stdout)
+    assert data["text"] == "5 tỷ đồng" and data["citations"][0]["doc_id"] == "hp"
+    (folder / "hp.txt").unlink()  # the source folder's content changes: the index follows it
+    (folder / "hg.txt").write_text("Hà Giang có 11 huyện, thành phố.", encoding="utf-8")
+    data = json.loads(_cli("--index", str(index), "search", "Hà Giang", "--json").stdout)
+    assert [h["doc_id"] for h in data] == ["hg"]
