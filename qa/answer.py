@@ -37,8 +37,8 @@ QUESTION_WORDS = set(
     "tien ten hay vay a o tai nhung cac mot".split())
 _NUM = r"\d+(?:[.,]\d+)*"
 _AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*(?:dong|usd|do la|euro|vnd|\$)|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
-_DATE = (rf"(?:ngay\s+\d{{1,2}}(?:\s*/\s*\d{{1,2}}(?:\s*/\s*\d{{4}})?)?|thang\s+\d{{1,2}}(?:\s*/\s*\d{{4}})?"
-         rf"|\d{{1,2}}/\d{{1,2}}/\d{{4}})|(?:(?:giai doan|nhiem ky|thoi ky|nam)\s+)?\b(?:1[89]|20)\d\d\b(?:\s*-\s*(?:1[89]|20)\d\d\b)?")
+_DATE = (r"(?:ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|thang\s+\d{1,2}(?:\s*/\s*\d{4})?"
+         r"|\d{1,2}/\d{1,2}/\d{4})|(?:(?:giai doan|nhiem ky|thoi ky|nam)\s+)?\b(?:1[89]|20)\d\d\b(?:\s*-\s*(?:1[89]|20)\d\d\b)?")
 _PLACE_HEAD = r"(?:tinh|thanh pho|huyen|quan|thi xa|xa|phuong|thi tran|vung|khu|tai|o|den|duong|song|cau)"
 _ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
              "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
@@ -130,7 +130,6 @@ def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]
 def extract(kind: str, question: str, sent: str, folded: str, entities: list[str]) -> tuple[int, int] | None:
     """Offsets of the short answer of `kind` inside the sentence, or None when it has none."""
     fq = fold(question)
-    asked = set(entities)
     if kind == "money":
         spans = [m.span() for m in re.finditer(_AMOUNT, folded)]
     elif kind == "date":
@@ -145,12 +144,16 @@ def extract(kind: str, question: str, sent: str, folded: str, entities: list[str
         spans = _named_after(_PLACE_HEAD, sent, folded)
     else:
         spans = _named_after(_ORG_HEAD, sent, folded, keep_head=True) + _acronyms(sent)
-    spans = [s for s in spans if not any(_contains(folded[s[0]:s[1]], e) and len(e) >= s[1] - s[0] - 8
-                                         for e in asked) and folded[s[0]:s[1]].strip() not in fq]
+    spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], fq, entities)]
     if not spans:
         return None
     anchor = _anchor(fq, folded)
     return min(spans, key=lambda s: (abs(s[0] - anchor), s[0]))
+
+
+def _echoes(piece: str, fq: str, entities: list[str]) -> bool:
+    """A candidate that only repeats what the question already names is not an answer."""
+    return piece.strip() in fq or any(_contains(piece, e) and len(piece) - len(e) <= 8 for e in entities)
 
 
 def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
@@ -199,16 +202,14 @@ def _acronyms(sent: str) -> list[tuple[int, int]]:
 def _anchor(fq: str, folded: str) -> int:
     """Where the sentence echoes the question most: the end of the longest shared word run."""
     qw = re.findall(r"\w+", fq)
-    best, where = 0, 0
     for n in range(min(len(qw), 6), 0, -1):
         for i in range(len(qw) - n + 1):
-            phrase = " ".join(qw[i:i + n])
-            if phrase.split()[0] in QUESTION_WORDS and n == 1:
+            if n == 1 and qw[i] in QUESTION_WORDS:
                 continue
-            m = re.search(rf"\b{re.escape(phrase)}\b", folded)
-            if m and n > best:
+            m = re.search(rf"\b{re.escape(' '.join(qw[i:i + n]))}\b", folded)
+            if m:
                 return m.end()
-    return where
+    return 0
 
 
 def _content_words(question: str, entities: list[str]) -> list[str]:
