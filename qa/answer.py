@@ -100,13 +100,15 @@ def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]
     best = None
     seen: set[tuple[str, int]] = set()
     for rank, (hit, text, spans) in enumerate(candidates):
-        for a, b in spans:
+        for j, (a, b) in enumerate(spans):
             if (hit.doc_id, a) in seen:
                 continue
             seen.add((hit.doc_id, a))
             sent = text[a:b]
             folded = _fold_same_length(sent)
-            if not all(_contains(folded, e) or _contains(fold(hit.title), e) for e in entities):
+            # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
+            context = " ".join([fold(hit.title), fold(text[slice(*spans[j - 1])]) if j else "", folded])
+            if not all(_contains(context, e) for e in entities):
                 continue
             have = set(re.findall(r"\w+", folded))
             coverage = sum(v for w, v in weights.items() if w in have) / total if content else 1.0
