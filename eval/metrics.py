@@ -37,12 +37,12 @@ def f1(answer: str, aliases: list[str]) -> float:
     return best
 
 
-def reciprocal_rank(ranked: list[str], relevant: set[str]) -> float:
+def reciprocal_rank(ranked: list, relevant: set) -> float:
     for i, x in enumerate(ranked, 1):
         if x in relevant:
             return 1.0 / i
     return 0.0
 
 
-def recall_at(ranked: list[str], relevant: set[str], k: int) -> float:
+def recall_at(ranked: list, relevant: set, k: int) -> float:
     return float(any(x in relevant for x in ranked[:k]))

@@ -43,10 +43,16 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
 
     The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
     else `settings.corpus_dir`; a changed folder or setting rebuilds. An index built from records, or whose
-    folder is gone, is loaded as it is: nothing a user indexed is replaced behind their back.
+    folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
+    is rebuilt): nothing a user indexed is replaced behind their back.
     """
-    manifest = read_manifest(settings.index_dir)
-    if folder is None and manifest is not None and manifest.get("files"):
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexProblem:
+        if folder is None and settings.index_dir != Settings().index_dir:
+            raise  # a user's index whose source we cannot know: refuse rather than rebuild it from seeds/
+        manifest = None  # open_or_build says why and rebuilds
+    if folder is None and manifest is not None:
         recorded = manifest.get("corpus_dir")
         if not recorded or not Path(recorded).is_dir():
             return _load(settings.index_dir, settings)

@@ -14,11 +14,10 @@ import re
 
 import regex
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from .normalise import canonical, fold, words
+from .normalise import fold, words
 from .types import Answer, Hit
-
-MIN_COVERAGE = 0.5  # share of the question's content (by idf) a sentence must contain
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
     ("money", r"bao nhieu tien|so tien|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
@@ -88,74 +87,91 @@ def question_entities(question: str, lexicon: set[str]) -> list[str]:
     return [e for e in found if e.split()[0] not in QUESTION_WORDS or len(e.split()) > 1]
 
 
-def answer(question: str, candidates: list[tuple[Hit, str, list[tuple[int, int]]]],
-           idf: Callable[[str], float], lexicon: set[str]) -> Answer:
-    """Choose the answer from `candidates`: (hit, its document's text, sentence spans inside the hit)."""
-    kind = classify(question)
-    hits = [h for h, _, _ in candidates]
+@dataclass(frozen=True)
+class Question:
+    """What the answerer needs from a question, worked out once rather than per candidate sentence."""
+
+    text: str
+    folded: str
+    words: list[str]  # folded words, in order
+    kind: str
+    entities: list[str]  # folded names the answer sentence (or its context) must contain
+    weights: dict[str, float]  # other content words -> idf
+
+
+def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Question:
     entities = question_entities(question, lexicon)
     content = _content_words(question, entities)
-    weights = {w: idf("~" + w) for w in content}
-    total = sum(weights.values()) or 1.0
+    folded = fold(question)
+    return Question(question, folded, re.findall(r"\w+", folded), classify(question), entities,
+                    {w: idf("~" + w) for w in content})
+
+
+Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
+
+
+def answer(question: str, candidates: list[Candidate], idf: Callable[[str], float], lexicon: set[str],
+           min_coverage: float) -> Answer:
+    """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit."""
+    q = analyse(question, idf, lexicon)
+    total = sum(q.weights.values()) or 1.0
     best = None
     seen: set[tuple[str, int]] = set()
-    for rank, (hit, text, spans) in enumerate(candidates):
+    for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
+        title = fold(hit.title)
         for j, (a, b) in enumerate(spans):
             if (hit.doc_id, a) in seen:
                 continue
             seen.add((hit.doc_id, a))
-            sent = text[a:b]
-            folded = _fold_same_length(sent)
+            folded = folded_doc[a:b]
             # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
-            context = " ".join([fold(hit.title), fold(text[slice(*spans[j - 1])]) if j else "", folded])
-            if not all(_contains(context, e) for e in entities):
+            context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
+            if not all(_contains(context, e) for e in q.entities):
                 continue
             have = set(re.findall(r"\w+", folded))
-            coverage = sum(v for w, v in weights.items() if w in have) / total if content else 1.0
-            if coverage < MIN_COVERAGE:
+            coverage = sum(v for w, v in q.weights.items() if w in have) / total if q.weights else 1.0
+            if coverage < min_coverage:
                 continue
-            short = extract(kind, question, sent, folded, entities) if kind != "other" else (0, len(sent))
+            short = extract(q, text[a:b], folded) if q.kind != "other" else (0, b - a)
             if short is None:
                 continue
-            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(question, folded)
+            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(q, folded)
             if best is None or score > best[0]:
                 best = (score, hit, text, a, b, short)
     if best is None:
-        return Answer(question, "", False, "", hits, kind)
+        return Answer(question, "", False, "", [], q.kind)
     _, hit, text, a, b, (sa, sb) = best
     short = text[a + sa:a + sb].strip(" ,.;:")
     sa = a + sa + max(text[a + sa:a + sb].find(short), 0)
-    return Answer(question, short, True, text[a:b], [hit] + [h for h in hits if h != hit], kind,
-                  (a, b), (sa, sa + len(short)))
+    return Answer(question, short, True, text[a:b], [hit], q.kind, (a, b), (sa, sa + len(short)))
 
 
-def extract(kind: str, question: str, sent: str, folded: str, entities: list[str]) -> tuple[int, int] | None:
-    """Offsets of the short answer of `kind` inside the sentence, or None when it has none."""
-    fq = fold(question)
-    if kind == "money":
+def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
+    """Offsets of the short answer of the question's kind inside the sentence, or None when it has none."""
+    if q.kind == "money":
         spans = [m.span() for m in re.finditer(_AMOUNT, folded)]
-    elif kind == "date":
+    elif q.kind == "date":
         spans = [m.span() for m in re.finditer(_DATE, folded)]
-        if re.search(r"giai doan|nhiem ky|thoi ky", fq):
+        if re.search(r"giai doan|nhiem ky|thoi ky", q.folded):
             spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
-    elif kind == "count":
-        spans = _counts(fq, folded)
-    elif kind == "person":
-        spans = _people(sent, folded)
-    elif kind == "place":
+    elif q.kind == "count":
+        spans = _counts(q.folded, folded)
+    elif q.kind == "person":
+        spans = _people(sent)
+    elif q.kind == "place":
         spans = _named_after(_PLACE_HEAD, sent, folded)
     else:
         spans = _named_after(_ORG_HEAD, sent, folded, keep_head=True) + _acronyms(sent)
-    spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], fq, entities)]
+    spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
     if not spans:
         return None
-    anchor = _anchor(fq, folded)
+    anchor = _anchor(q, folded)
     return min(spans, key=lambda s: (abs(s[0] - anchor), s[0]))
 
 
-def _echoes(piece: str, fq: str, entities: list[str]) -> bool:
+def _echoes(piece: str, q: Question) -> bool:
     """A candidate that only repeats what the question already names is not an answer."""
-    return piece.strip() in fq or any(_contains(piece, e) and len(piece) - len(e) <= 8 for e in entities)
+    return piece.strip() in q.folded or any(_contains(piece, e) and len(piece) - len(e) <= 8 for e in q.entities)
 
 
 def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
@@ -173,7 +189,7 @@ def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
                        if not re.fullmatch(r"(?:1[89]|20)\d\d", x.group().split()[0])]
 
 
-def _people(sent: str, folded: str) -> list[tuple[int, int]]:
+def _people(sent: str) -> list[tuple[int, int]]:
     """Vietnamese personal names: the tail of a capitalised run that starts at a surname (2-4 syllables)."""
     out = []
     for m in _CAP_RUN.finditer(sent):
@@ -201,9 +217,9 @@ def _acronyms(sent: str) -> list[tuple[int, int]]:
     return [m.span() for m in regex.finditer(r"\b\p{Lu}{2,}(?:[ \t]+\p{Lu}\p{L}*)*", sent)]
 
 
-def _anchor(fq: str, folded: str) -> int:
+def _anchor(q: Question, folded: str) -> int:
     """Where the sentence echoes the question most: the end of the longest shared word run."""
-    qw = re.findall(r"\w+", fq)
+    qw = q.words
     for n in range(min(len(qw), 6), 0, -1):
         for i in range(len(qw) - n + 1):
             if n == 1 and qw[i] in QUESTION_WORDS:
@@ -224,23 +240,16 @@ def _content_words(question: str, entities: list[str]) -> list[str]:
     return out
 
 
-def _phrase_overlap(question: str, folded: str) -> float:
+def _phrase_overlap(q: Question, folded: str) -> float:
     """Length of the longest run of the question's words found verbatim in the sentence, as a share of
     the question's non-question words: "Bí thư Thành ủy Hà Nội" beats a sentence that has the words apart."""
-    qw = [w for w in re.findall(r"\w+", fold(question))]
-    useful = sum(w not in QUESTION_WORDS for w in qw) or 1
-    for n in range(len(qw), 1, -1):
-        for i in range(len(qw) - n + 1):
-            if _contains(folded, " ".join(qw[i:i + n])):
+    useful = sum(w not in QUESTION_WORDS for w in q.words) or 1
+    for n in range(len(q.words), 1, -1):
+        for i in range(len(q.words) - n + 1):
+            if _contains(folded, " ".join(q.words[i:i + n])):
                 return min(1.0, n / useful)
     return 0.0
 
 
 def _contains(folded_text: str, phrase: str) -> bool:
     return re.search(rf"\b{re.escape(phrase)}\b", folded_text) is not None
-
-
-def _fold_same_length(text: str) -> str:
-    """`fold` of NFC text keeps its length; a text where it would not (rare letters) is only lowercased."""
-    f = fold(canonical(text))
-    return f if len(f) == len(text) else text.lower()

@@ -30,10 +30,7 @@ class BM25:
         n = len(docs)
         tf = np.asarray(tfs, dtype=np.float32)
         cols_a = np.asarray(cols, dtype=np.int64)
-        df = np.bincount(cols_a, minlength=len(vocab)).astype(np.float64)
-        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-        if len(idf):
-            idf[idf < 0] = EPSILON * idf.mean()
+        idf = okapi_idf(n, np.bincount(cols_a, minlength=len(vocab)).astype(np.float64))
         lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
         norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
         w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[np.asarray(rows, dtype=np.int64)])
@@ -50,6 +47,14 @@ class BM25:
         sub = self.weights[:, cols]
         return np.asarray(sub @ np.asarray([counts[c] for c in cols], dtype=np.float32)).ravel()
 
+    def idf(self, term: str) -> float:
+        """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
+        j = self.vocab.get(term)
+        if j is None:
+            return 0.0
+        n, df = self.weights.shape[0], self.weights.indptr[j + 1] - self.weights.indptr[j]
+        return float(np.log((n - df + 0.5) / (df + 0.5)))
+
     def top(self, query: list[str], n: int) -> list[int]:
         """Indices of the n best chunks with a positive score, best first."""
         s = self.scores(query)
@@ -57,3 +62,11 @@ class BM25:
         if len(cand) > n:
             cand = cand[np.argpartition(-s[cand], n - 1)[:n]]
         return cand[np.lexsort((cand, -s[cand]))].tolist()
+
+
+def okapi_idf(n: int, df: np.ndarray) -> np.ndarray:
+    """rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)), negatives replaced by EPSILON * mean idf."""
+    idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+    if len(idf):
+        idf[idf < 0] = EPSILON * idf.mean()
+    return idf

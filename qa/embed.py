@@ -38,6 +38,12 @@ def load_model(settings: Settings):
     return _load(model_path(settings), settings.threads)
 
 
+def dimension(model) -> int:
+    """The model's vector size (the method was renamed in sentence-transformers 6)."""
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
+
+
 def _prompt(model, name: str) -> str | None:
     return name if name in (getattr(model, "prompts", None) or {}) else None
 

@@ -26,13 +26,14 @@ from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import dense, embed, fuse
 from .config import Settings
-from .normalise import terms
+from .normalise import fold_aligned, terms
 from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
 FORMAT = 1
 MODES = ("hybrid", "bm25", "dense")
+NO_INDEX = "no index yet"
 
 
 class IndexProblem(ValueError):
@@ -54,6 +55,7 @@ class Index:
     def __post_init__(self):
         self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
         self._lock = threading.Lock()
+        self._folded: dict[str, str] = {}
 
     # -- query path ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
@@ -85,10 +87,11 @@ class Index:
         """A short answer with the sentence it comes from and citations, or not found."""
         question = check_question(question, self.settings.max_question_chars)
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
-        candidates = [(h, self.document(h.doc_id).text, self.sentences_in(h)) for h in hits[: self.settings.answer_hits]]
-        ans = answerer.answer(question, candidates, self.idf, self.entities)
-        chosen = ans.citations[:1] if ans.found else []
-        return dataclasses.replace(ans, citations=(chosen + [h for h in hits if h not in chosen])[: k or self.settings.k])
+        candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
+                      for h in hits[: self.settings.answer_hits]]
+        ans = answerer.answer(question, candidates, self.idf, self.entities, self.settings.min_coverage)
+        cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
+        return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
 
     def document(self, doc_id: str) -> Document:
         return self.docs[self._doc_pos[doc_id]]
@@ -98,14 +101,15 @@ class Index:
         inside = (spans[:, 1] > hit.start) & (spans[:, 0] < hit.end)
         return [(max(int(a), hit.start), min(int(b), hit.end)) for a, b in spans[inside]]
 
+    def folded(self, doc_id: str) -> str:
+        """The document's diacritic-free form, offset-aligned with its text; computed once per document."""
+        if doc_id not in self._folded:
+            self._folded[doc_id] = fold_aligned(self.document(doc_id).text)
+        return self._folded[doc_id]
+
     def idf(self, term: str) -> float:
-        """BM25's idf of a term (0 when unseen), used to weigh question words."""
-        j = self.bm25.vocab.get(term)
-        if j is None:
-            return 0.0
-        df = self.bm25.weights.indptr[j + 1] - self.bm25.weights.indptr[j]
-        n = self.bm25.weights.shape[0]
-        return float(max(np.log((n - df + 0.5) / (df + 0.5)), 0.1))
+        """How much a question word counts when matching sentences (floored: a common word still counts a little)."""
+        return max(self.bm25.idf(term), 0.1)
 
     def model(self):
         with self._lock:
@@ -154,7 +158,7 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     bm = bm25_mod.BM25.fit([terms(t) for t in texts], settings.bm25_k1, settings.bm25_b)
     model = embed.load_model(settings)
     vecs = embed.encode(model, texts, "passage", settings.batch_size, progress) if texts else \
-        np.zeros((0, model.get_sentence_embedding_dimension()), np.float32)
+        np.zeros((0, embed.dimension(model)), np.float32)
     manifest = {
         "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
         "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_hash": corpus_hash(docs),
@@ -199,13 +203,13 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
 def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
                   source: Path | None = None) -> Index:
     """Load the index at `path` if it was built from these docs with these settings, else (re)build it."""
-    why = stale_reason(read_manifest(path), docs, settings)
-    if why is None:
-        try:
+    try:
+        why = stale_reason(read_manifest(path), docs, settings)
+        if why is None:
             return load(path, settings)
-        except IndexProblem as e:
-            why = str(e)
-    if read_manifest(path) is not None:
+    except IndexProblem as e:
+        why = str(e)
+    if why != NO_INDEX:
         log.warning("rebuilding the index at %s: %s", path, why)
     idx = build(docs, settings, progress, source)
     idx.save(path)
@@ -215,7 +219,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
 def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
     """Why an index with this manifest does not fit these docs and settings; None when it fits."""
     if manifest is None:
-        return "no index yet"
+        return NO_INDEX
     checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
               ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
     for key, want in checks:
@@ -225,12 +229,16 @@ def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings
 
 
 def read_manifest(path: Path) -> dict | None:
+    """The manifest of the index at `path`; None when there is none; IndexProblem when it is unreadable."""
     try:
-        return json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        manifest = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError):
-        return {"format": "unreadable manifest", "files": {}}
+        raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is unreadable: rebuild the index") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is not an index manifest: rebuild the index")
+    return manifest
 
 
 def corpus_hash(docs: list[Document]) -> str:

@@ -52,6 +52,18 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def fold_aligned(text: str) -> str:
+    """`fold(canonical(text))` kept character for character aligned with `text` (cleaned NFC text), so a
+    match in the folded form maps back to the same offsets in the source."""
+    canon = canonical(text)
+    if len(canon) != len(text):
+        canon = text
+    folded = fold(canon)
+    if len(folded) == len(canon):
+        return folded
+    return "".join(f if len(f := fold(c)) == 1 else c for c in canon)  # a rare letter folds to 0 or 2 chars
+
+
 def has_diacritics(text: str) -> bool:
     return fold(text) != text.lower()
 

@@ -105,3 +105,18 @@ def test_another_model_by_path_is_recorded(settings, tmp_path):
     idx = qa.build_index([{"id": "x", "text": "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng."}], path=tmp_path / "i", settings=other)
     assert load(tmp_path / "i").manifest["model"] == other.embed_model
     assert idx.search("Vĩnh Phúc", 1)[0].doc_id == "x"
+
+
+def test_unreadable_manifest_is_refused_or_rebuilt(seed_index, settings, tmp_path, caplog):
+    with pytest.raises(IndexProblem, match="no index"):
+        load(SEEDS / "003_82f23e52a0d4abee.txt", settings)  # a file, not an index folder
+    copy = tmp_path / "idx"
+    shutil.copytree(settings.index_dir, copy)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexProblem, match="manifest.json is unreadable"):
+        load(copy, settings)
+    with pytest.raises(IndexProblem, match="unreadable"):
+        qa.open_index(dataclasses.replace(settings, index_dir=copy))  # a user's index: refused, not replaced
+    with caplog.at_level(logging.WARNING, "qa"):
+        idx = open_or_build(copy, read_folder(SEEDS), settings)
+    assert "rebuilding" in caplog.text and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"

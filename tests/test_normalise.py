@@ -37,3 +37,14 @@ def test_terms_have_bigrams_folded_forms_and_abbreviations():
     assert "hà nội" in t and "~ha noi" in t
     assert "ủy ban" in t and "thành phố" in t  # UBND, TP. expanded
     assert set(terms("ha noi")) & set(terms("Hà Nội")) >= {"~ha", "~noi", "~ha noi"}
+
+
+def test_fold_aligned_keeps_offsets_even_with_stray_combining_marks():
+    from qa.normalise import fold_aligned
+
+    text = clean("Hoà Bình\u0335 tặng 3 tỷ đồng")
+    folded = fold_aligned(text)
+    assert len(folded) == len(text)
+    i = folded.index("3 ty dong")
+    assert text[i:i + 9] == "3 tỷ đồng"
+    assert fold_aligned("Hoà Bình").startswith("hoa binh")
