@@ -20,7 +20,7 @@ from .normalise import fold, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
-    ("money", r"bao nhieu tien|so tien|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
+    ("money", r"bao nhieu (?:tien|von)|so tien|so von|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
     ("date", r"nam nao|nam bao nhieu|khi nao|luc nao|bao gio|thoi gian nao|ngay nao|thang nao|giai doan nao"
              r"|nhiem ky nao|thoi ky nao|thoi diem nao"),
     ("organisation", r"co quan nao|doanh nghiep nao|to chuc nao|cong ty nao|don vi nao|tap doan nao|ngan hang nao"
@@ -34,6 +34,12 @@ KINDS = [  # (kind, pattern on the folded question); first match wins
 QUESTION_WORDS = set(
     "bao nhieu may gi nao ai dau khi luc bao gio sao the nhu la co khong duoc da se dang cua cho voi va thi ma "
     "tien ten hay vay a o tai nhung cac mot".split())
+WH_PHRASES = [p.split() for p in (
+    "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
+    "nao", "ai", "dau", "may")]
+SLOT_GLUE = {"la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
+MAX_SLOT_WORDS = 12
+_CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _NUM = r"\d+(?:[.,]\d+)*"
 _AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*(?:dong|usd|do la|euro|vnd|\$)|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
 _DATE = (r"(?:ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|thang\s+\d{1,2}(?:\s*/\s*\d{4})?"
@@ -46,6 +52,7 @@ SURNAMES = set(fold(
     "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
     "Giang Hứa Doãn Tôn Từ Ông Khúc Kim La Lò Quan Hầu Bạch Chử Diệp Đồng").split())
 _CAP_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+\p{Lu}\p{L}*)*")  # capitalised word runs: names
+_NAME_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+(?:\p{Lu}\.|\p{Lu}\p{L}*))*")  # and initials: James O. McKinsey
 
 
 def classify(question: str) -> str:
@@ -97,14 +104,25 @@ class Question:
     kind: str
     entities: list[str]  # folded names the answer sentence (or its context) must contain
     weights: dict[str, float]  # other content words -> idf
+    left: list[str]  # the words before the question word ("... đã thua" | bao nhiêu | "điểm")
+    right: list[str]  # and after it: the answer sits between their echoes in the sentence
+    head: str  # the noun a "<noun> nào" question asks for ("vanh dai"), kept in the answer
 
 
 def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Question:
     entities = question_entities(question, lexicon)
     content = _content_words(question, entities)
     folded = fold(question)
-    return Question(question, folded, re.findall(r"\w+", folded), classify(question), entities,
-                    {w: idf("~" + w) for w in content})
+    qwords = re.findall(r"\w+", folded)
+    i, j = _wh_position(qwords)
+    left, right = qwords[:i], qwords[j:]
+    while left and left[-1] in SLOT_GLUE:  # "X là ai" -> X
+        left = left[:-1]
+    while right and right[0] in SLOT_GLUE:
+        right = right[1:]
+    head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
+    return Question(question, folded, qwords, classify(question), entities, {w: idf("~" + w) for w in content},
+                    left, right, head)
 
 
 Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
@@ -126,13 +144,14 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             folded = folded_doc[a:b]
             # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
             context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
-            if not all(_contains(context, e) for e in q.entities):
+            if not all(_names(context, e) for e in q.entities):
                 continue
             have = set(re.findall(r"\w+", folded))
+            near = set(re.findall(r"\w+", context)) - have  # the title and previous sentence count half
             coverage = sum(v for w, v in q.weights.items() if w in have) / total if q.weights else 1.0
-            if coverage < min_coverage:
+            if coverage + 0.5 * sum(v for w, v in q.weights.items() if w in near) / total < min_coverage:
                 continue
-            short = extract(q, text[a:b], folded) if q.kind != "other" else (0, b - a)
+            short = extract(q, text[a:b], folded)
             if short is None:
                 continue
             score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(q, folded)
@@ -160,13 +179,19 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
         spans = _people(sent)
     elif q.kind == "place":
         spans = _named_after(_PLACE_HEAD, sent, folded)
-    else:
+    elif q.kind == "organisation":
         spans = _named_after(_ORG_HEAD, sent, folded, keep_head=True) + _acronyms(sent)
+    else:
+        spans = []
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
+    if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
+        return _between(q, folded) or (0, len(folded))
     if not spans:
         return None
-    anchor = _anchor(q, folded)
-    return min(spans, key=lambda s: (abs(s[0] - anchor), s[0]))
+    lo, hi = _slot(q, folded)
+    lo = lo if lo is not None else (hi if hi is not None else 0)
+    hi = hi if hi is not None else len(folded)
+    return min(spans, key=lambda s: (max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0]))
 
 
 def _echoes(piece: str, q: Question) -> bool:
@@ -190,15 +215,18 @@ def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
 
 
 def _people(sent: str) -> list[tuple[int, int]]:
-    """Vietnamese personal names: the tail of a capitalised run that starts at a surname (2-4 syllables)."""
-    out = []
-    for m in _CAP_RUN.finditer(sent):
+    """Names: capitalised runs, trimmed to start at a Vietnamese surname when they hold one ("Bí thư Hoàng
+    Thị Thúy Lan" -> "Hoàng Thị Thúy Lan"); other runs of up to five words as they are (Lady Gaga)."""
+    vietnamese, other = [], []
+    for m in _NAME_RUN.finditer(sent):
         syl = [(x.start(), x.end()) for x in re.finditer(r"\S+", m.group())]
-        for i, (s, _) in enumerate(syl):
-            if fold(m.group()[s:syl[i][1]]) in SURNAMES and 2 <= len(syl) - i <= 4:
-                out.append((m.start() + s, m.start() + syl[-1][1]))
-                break
-    return out
+        start = next((s for i, (s, e) in enumerate(syl)
+                      if fold(m.group()[s:e]) in SURNAMES and 2 <= len(syl) - i <= 4), None)
+        if start is not None:
+            vietnamese.append((m.start() + start, m.end()))
+        elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1):
+            other.append(m.span())
+    return vietnamese or other
 
 
 def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
@@ -217,17 +245,63 @@ def _acronyms(sent: str) -> list[tuple[int, int]]:
     return [m.span() for m in regex.finditer(r"\b\p{Lu}{2,}(?:[ \t]+\p{Lu}\p{L}*)*", sent)]
 
 
-def _anchor(q: Question, folded: str) -> int:
-    """Where the sentence echoes the question most: the end of the longest shared word run."""
-    qw = q.words
-    for n in range(min(len(qw), 6), 0, -1):
-        for i in range(len(qw) - n + 1):
-            if n == 1 and qw[i] in QUESTION_WORDS:
-                continue
-            m = re.search(rf"\b{re.escape(' '.join(qw[i:i + n]))}\b", folded)
-            if m:
-                return m.end()
-    return 0
+def _wh_position(qwords: list[str]) -> tuple[int, int]:
+    """Start and end (word indices) of the question phrase; (n, n) when there is none."""
+    for i in range(len(qwords)):
+        for phrase in WH_PHRASES:
+            if qwords[i:i + len(phrase)] == phrase:
+                return i, i + len(phrase)
+    return len(qwords), len(qwords)
+
+
+def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
+    """Where the answer should sit in the sentence: after the echo of the words before the question word
+    and before the echo of the words after it. Either end is None when the sentence does not echo it."""
+    lo = hi = None
+    for n in range(min(len(q.left), 5), 0, -1):
+        if n == 1 and q.left[-1] in QUESTION_WORDS:
+            break
+        m = re.search(rf"\b{re.escape(' '.join(q.left[-n:]))}\b", folded)
+        if m:
+            lo = m.end()
+            break
+    for n in range(min(len(q.right), 5), 0, -1):
+        if n == 1 and q.right[0] in QUESTION_WORDS:
+            break
+        m = re.compile(rf"\b{re.escape(' '.join(q.right[:n]))}\b").search(folded, lo or 0)
+        if m:
+            hi = m.start()
+            break
+    return lo, hi
+
+
+def _between(q: Question, folded: str) -> tuple[int, int] | None:
+    """The words in the slot, for questions without a type ("... đổi tên thành gì?" -> "San Mateo")."""
+    lo, hi = _slot(q, folded)
+    if lo is None and hi is None:
+        return None
+    if lo is None:  # the question word opens the question: the answer ends the clause before the echo
+        cut = max((m.end() for m in _CLAUSE_BREAK.finditer(folded, 0, hi)), default=0)
+        lo = max(cut, _word_start(folded, hi, MAX_SLOT_WORDS))
+    elif hi is None or hi - lo > 0 and len(folded[lo:hi].split()) > MAX_SLOT_WORDS:
+        m = _CLAUSE_BREAK.search(folded, lo + 1)
+        hi = min(m.start() if m else len(folded), _word_end(folded, lo, MAX_SLOT_WORDS))
+    if q.head and folded[:lo].rstrip().endswith(q.head):  # "vành đai nào" -> "vành đai 5", not "5"
+        lo = len(folded[:lo].rstrip()) - len(q.head)
+    piece = folded[lo:hi]
+    lead = re.match(r"\s*(?:(?:la|rang|do|boi)\s+)*", piece).end()
+    a, b = lo + lead, lo + len(piece.rstrip(" ,.;:"))
+    return (a, b) if b > a else None
+
+
+def _word_start(text: str, end: int, n: int) -> int:
+    starts = [m.start() for m in re.finditer(r"\w+", text[:end])]
+    return starts[-n] if len(starts) >= n else 0
+
+
+def _word_end(text: str, start: int, n: int) -> int:
+    ends = [m.end() for m in re.finditer(r"\w+", text[start:])]
+    return start + (ends[n - 1] if len(ends) >= n else len(text) - start)
 
 
 def _content_words(question: str, entities: list[str]) -> list[str]:
@@ -249,6 +323,14 @@ def _phrase_overlap(q: Question, folded: str) -> float:
             if _contains(folded, " ".join(q.words[i:i + n])):
                 return min(1.0, n / useful)
     return 0.0
+
+
+def _names(folded_text: str, entity: str) -> bool:
+    """The text names the entity: verbatim, or for long names most of their syllables (Los Angeles Clippers)."""
+    if _contains(folded_text, entity):
+        return True
+    syl = entity.split()
+    return len(syl) >= 3 and sum(_contains(folded_text, x) for x in syl) >= 2 * len(syl) / 3
 
 
 def _contains(folded_text: str, phrase: str) -> bool:
