@@ -16,7 +16,7 @@ import regex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .normalise import fold, words
+from .normalise import canonical, fold, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
@@ -37,6 +37,7 @@ QUESTION_WORDS = set(
 WH_PHRASES = [p.split() for p in (
     "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
     "nao", "ai", "dau", "may")]
+WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao", "nhieu"}  # unaccented: the unambiguous ones
 SLOT_GLUE = {"la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
@@ -61,6 +62,12 @@ def classify(question: str) -> str:
         if re.search(pattern, fq):
             return kind
     return "other"
+
+
+def search_text(question: str) -> str:
+    """The question without its question words (ai, gì, nào, bao nhiêu…), which the answer text never holds:
+    BM25 would otherwise reward passages that happen to contain "ai" or "nào"."""
+    return " ".join(w for w in question.split() if canonical(w).lower().strip("?.,!:;\"'") not in WH_WORDS)
 
 
 def entity_lexicon(texts: Iterable[str]) -> set[str]:

@@ -70,7 +70,7 @@ class Index:
         sides, lists, weights = [], [], []
         if mode in ("hybrid", "bm25"):
             sides.append("bm25")
-            lists.append(self.bm25.top(terms(question), pool))
+            lists.append(self.bm25.top(terms(answerer.search_text(question)), pool))
             weights.append(s.bm25_weight)
         if mode in ("hybrid", "dense"):
             sides.append("dense")
