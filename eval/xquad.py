@@ -9,8 +9,9 @@ def read_xquad(path: str | Path) -> tuple[list[dict], list[dict]]:
     """(documents as {"id", "title", "text"} records, questions in the gold-set format)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    except (KeyError, TypeError):
-        raise ValueError(f"{path}: not a SQuAD-format file (no 'data' list)") from None
+        data[0]["paragraphs"][0]["qas"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ValueError(f"{path}: not a SQuAD-format JSON file (data / paragraphs / qas)") from None
     docs, gold = [], []
     for a, article in enumerate(data):
         title = article.get("title", "").replace("_", " ")
