@@ -42,12 +42,17 @@ SLOT_GLUE = {"la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "
 MAX_SLOT_WORDS = 12
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _NUM = r"\d+(?:[.,]\d+)*"
-_AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*(?:dong|usd|do la|euro|vnd|\$)|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
-_DATE = (r"(?:ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|thang\s+\d{1,2}(?:\s*/\s*\d{4})?"
-         r"|\d{1,2}/\d{1,2}/\d{4})|(?:(?:giai doan|nhiem ky|thoi ky|nam)\s+)?\b(?:1[89]|20)\d\d\b(?:\s*-\s*(?:1[89]|20)\d\d\b)?")
+_CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nhan dan te|\$)"
+_AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
+_YEAR = r"\b(?:1\d|20)\d\d\b"
+_DATE = (r"(?:ngay\s+\d{1,2}\s+)?thang\s+\d{1,2}(?:\s+nam\s+\d{4}|\s*/\s*\d{4})?"
+         r"|ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
+         rf"|(?:(?:giai doan|nhiem ky|thoi ky|nhung nam|thap nien|nam)\s+)?{_YEAR}(?:\s*(?:-|va|den)\s*{_YEAR})?")
 _PLACE_HEAD = r"(?:tinh|thanh pho|huyen|quan|thi xa|xa|phuong|thi tran|vung|khu|tai|o|den|duong|song|cau)"
 _ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
              "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
+ORG_STOP = set("của và đã là được với tại trong cho các những này đó về để từ có sẽ đang như khi thì mà ở theo bằng "
+               "nhằm cùng tỉnh thành phố huyện".split())
 SURNAMES = set(fold(
     "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh Trương Lâm "
     "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
@@ -187,7 +192,7 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
     elif q.kind == "place":
         spans = _named_after(_PLACE_HEAD, sent, folded)
     elif q.kind == "organisation":
-        spans = _named_after(_ORG_HEAD, sent, folded, keep_head=True) + _acronyms(sent)
+        spans = _organisations(sent, folded) + _acronyms(sent)
     else:
         spans = []
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
@@ -213,12 +218,13 @@ def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
     numwords = r"mot|hai|ba|bon|tu|sau|bay|tam|chin|muoi|hang tram|hang nghin"
     for n in range(len(nouns), 0, -1):
         noun = re.escape(" ".join(nouns[:n]))
-        spans = [x.span() for x in re.finditer(rf"\b(?:{_NUM}|{numwords})\s+{noun}\b", folded)]
+        spans = [x.span() for x in re.finditer(
+            rf"\b(?:{_NUM}|{numwords})(?:\s+(?:nghin|ngan|trieu|ty))?\s+{noun}\b", folded)]
         if spans:
             return spans
     amounts = [x.span() for x in re.finditer(_AMOUNT, folded)]
     return amounts or [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded)
-                       if not re.fullmatch(r"(?:1[89]|20)\d\d", x.group().split()[0])]
+                       if not re.fullmatch(_YEAR, x.group().split()[0])]
 
 
 def _people(sent: str) -> list[tuple[int, int]]:
@@ -245,6 +251,31 @@ def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) ->
             out.append((m.start() if keep_head else m.end(), caps[m.end()]))
         elif keep_head and m.start() in caps:
             out.append((m.start(), caps[m.start()]))
+    return out
+
+
+def _organisations(sent: str, folded: str) -> list[tuple[int, int]]:
+    """A head word and the name after it, whose later words may be lowercase (Bộ Chính trị, Sở Kế hoạch và
+    Đầu tư): the name runs while its words are capitalised or follow a capitalised one, and "và" joins
+    two capitalised parts; it stops at any other word or punctuation."""
+    out = []
+    for m in re.finditer(rf"\b(?:{_ORG_HEAD})\b", folded):
+        if not sent[m.start()].isupper():
+            continue
+        toks = [t for t in re.finditer(r"\S+", sent[m.end():])][:8]
+        end, prev_cap = m.end(), True
+        for i, t in enumerate(toks):
+            word = t.group()
+            cap = word[:1].isupper()
+            joins = fold(word) == "va" and i + 1 < len(toks) and toks[i + 1].group()[:1].isupper()
+            if not (cap or joins or (prev_cap and canonical(word.strip(",.;:")).lower() not in ORG_STOP)):
+                break
+            end = m.end() + t.end() - (len(word) - len(word.rstrip(",.;:)")))
+            if word[-1:] in ",.;:)":
+                break
+            prev_cap = cap
+        if end > m.end():
+            out.append((m.start(), end))
     return out
 
 
