@@ -299,16 +299,16 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
     for n in range(min(len(q.left), 5), 0, -1):
         if n == 1 and q.left[-1] in QUESTION_WORDS:
             break
-        m = re.search(rf"\b{re.escape(' '.join(q.left[-n:]))}\b", folded)
-        if m:
-            lo = m.end()
+        at = _find(folded, " ".join(q.left[-n:]))
+        if at >= 0:
+            lo = at + len(" ".join(q.left[-n:]))
             break
     for n in range(min(len(q.right), 5), 0, -1):
         if n == 1 and q.right[0] in QUESTION_WORDS:
             break
-        m = re.compile(rf"\b{re.escape(' '.join(q.right[:n]))}\b").search(folded, lo or 0)
-        if m:
-            hi = m.start()
+        at = _find(folded, " ".join(q.right[:n]), lo or 0)
+        if at >= 0:
+            hi = at
             break
     return lo, hi
 
@@ -372,4 +372,15 @@ def _names(folded_text: str, entity: str) -> bool:
 
 
 def _contains(folded_text: str, phrase: str) -> bool:
-    return re.search(rf"\b{re.escape(phrase)}\b", folded_text) is not None
+    return _find(folded_text, phrase) >= 0
+
+
+def _find(text: str, phrase: str, start: int = 0) -> int:
+    """Where `phrase` first occurs in `text` from `start` as whole words, or -1 (str.find: no regex to compile
+    per question and sentence)."""
+    while (at := text.find(phrase, start)) >= 0:
+        end = at + len(phrase)
+        if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return at
+        start = at + 1
+    return -1

@@ -27,7 +27,7 @@ class Settings:
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
     k: int = 5  # hits returned
-    answer_hits: int = 5  # top hits whose sentences the answerer reads
+    answer_hits: int = 10  # top hits whose sentences the answerer reads
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
     batch_size: int = 32
     threads: int = 0  # torch threads; 0 keeps torch's default
