@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
+XQUAD ?= ../shared/data/xquad.vi.json
 
-.PHONY: run test install index bench clean
+.PHONY: run test install index bench eval eval-xquad clean
 
 install: $(STAMP)
 
@@ -26,6 +27,12 @@ index: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+eval: $(STAMP)
+	$(BIN)/python -m eval --mode hybrid bm25 dense --out out/eval
+
+eval-xquad: $(STAMP)
+	$(BIN)/python -m eval --xquad $(XQUAD) --mode hybrid bm25 dense --out out/eval-xquad
 
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py

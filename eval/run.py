@@ -42,7 +42,7 @@ def read_gold(path: Path) -> list[dict]:
 def evaluate(idx: qa.Index, gold: list[dict], mode: str, k: int, progress: bool = False) -> dict:
     """Per-question results and the aggregate metrics for one retrieval mode."""
     rows = []
-    for g in tqdm(gold, desc=mode, unit="q", disable=not progress):
+    for g in tqdm(gold, desc=mode, unit="q", disable=not progress, mininterval=0.2 if sys.stderr.isatty() else 30):
         hits = idx.search(g["question"], k, mode)  # the retrieval ranking; ask() reorders its citations
         t = time.perf_counter()
         ans = idx.ask(g["question"], k, mode)
@@ -135,11 +135,11 @@ def chart(report: dict, path: Path) -> Path:
     for i, m in enumerate(modes):
         values = [report["modes"][m]["metrics"][key] or 0.0 for key in keys]
         bars = ax.bar([x + i * width for x in range(len(keys))], values, width, label=m)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        ax.bar_label(bars, fmt="%.3f", fontsize=6)
     ax.set_xticks([x + width * (len(modes) - 1) / 2 for x in range(len(keys))], keys, rotation=25, ha="right")
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.15)
     ax.set_title(f"{Path(str(report.get('gold', ''))).name}: {report['questions']} questions, k = {report['k']}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", ncol=len(modes), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -5,6 +5,9 @@ A sentence qualifies only if it names every entity the question names (Hà Nội
 enough of its other content words; a typed question also needs a candidate of that type in the sentence.
 Otherwise the answer is "not found", rather than a guess from a neighbouring article.
 
+The short answer sits where the question word sits: "Hà Nội tặng Vĩnh Phúc | bao nhiêu | tiền" puts it after
+the sentence's echo of the words before the question word and before its echo of the words after it.
+
 Patterns run on the folded (diacritic-free, lowercase) text, which has the same length as the NFC text,
 so every match maps back to exact offsets in the source.
 """
@@ -34,11 +37,12 @@ KINDS = [  # (kind, pattern on the folded question); first match wins
 QUESTION_WORDS = set(
     "bao nhieu may gi nao ai dau khi luc bao gio sao the nhu la co khong duoc da se dang cua cho voi va thi ma "
     "tien ten hay vay a o tai nhung cac mot".split())
-WH_PHRASES = [p.split() for p in (
+WH_PHRASES = [p.split() for p in (  # question phrases, folded; the first one found splits the question
     "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
     "nao", "ai", "dau", "may")]
 WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao", "nhieu"}  # unaccented: the unambiguous ones
-SLOT_GLUE = {"la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
+SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
+    "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _NUM = r"\d+(?:[.,]\d+)*"
