@@ -27,7 +27,7 @@ KINDS = [  # (kind, pattern on the folded question); first match wins
     ("date", r"nam nao|nam bao nhieu|khi nao|luc nao|bao gio|thoi gian nao|ngay nao|thang nao|giai doan nao"
              r"|nhiem ky nao|thoi ky nao|thoi diem nao"),
     ("organisation", r"co quan nao|doanh nghiep nao|to chuc nao|cong ty nao|don vi nao|tap doan nao|ngan hang nao"
-                     r"|so nao|bo nao|nganh nao|ban nao"),
+                     r"|(?<!co )so nao|bo nao|nganh nao|ban nao"),
     ("place", r"o dau|tai dau|tinh nao|thanh pho nao|huyen nao|quan nao|xa nao|doan nao|dia phuong nao|noi nao"
               r"|vung nao|khu vuc nao|nuoc nao|quoc gia nao|dia diem nao|tinh thanh nao"),
     ("person", r"\bai\b|la ai|ten (?:la )?gi|ong nao|ba nao|vi nao|nguoi nao|dong chi nao"),
@@ -45,6 +45,7 @@ SLOT_GLUE = {  # words between an echo and the question word that the sentence n
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
+_LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
 _NUM = r"\d+(?:[.,]\d+)*"
 _CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nhan dan te|\$)"
 _AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
@@ -123,6 +124,7 @@ class Question:
     left: list[str]  # the words before the question word ("... đã thua" | bao nhiêu | "điểm")
     right: list[str]  # and after it: the answer sits between their echoes in the sentence
     head: str  # the noun a "<noun> nào" question asks for ("vanh dai"), kept in the answer
+    plural: bool  # "những lĩnh vực nào": the answer is a list, commas do not end it
 
 
 def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Question:
@@ -138,7 +140,7 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Qu
         right = right[1:]
     head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
     return Question(question, folded, qwords, classify(question), entities, {w: idf("~" + w) for w in content},
-                    left, right, head)
+                    left, right, head, re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,3}(?:nao|gi)\b", folded) is not None)
 
 
 Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
@@ -300,12 +302,16 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
     """Where the answer should sit in the sentence: after the echo of the words before the question word
     and before the echo of the words after it. Either end is None when the sentence does not echo it."""
     lo = hi = None
-    for n in range(min(len(q.left), 5), 0, -1):
-        if n == 1 and q.left[-1] in QUESTION_WORDS:
-            break
-        at = _find(folded, " ".join(q.left[-n:]))
-        if at >= 0:
-            lo = at + len(" ".join(q.left[-n:]))
+    for drop in range(min(len(q.left), 4) if q.plural else 1):  # "những cơ sở nào": the noun may be missing
+        left = q.left[:len(q.left) - drop]
+        for n in range(min(len(left), 5), 0, -1):
+            if n == 1 and left[-1] in QUESTION_WORDS:
+                break
+            at = _find(folded, " ".join(left[-n:]))
+            if at >= 0:
+                lo = at + len(" ".join(left[-n:]))
+                break
+        if lo is not None:
             break
     for n in range(min(len(q.right), 5), 0, -1):
         if n == 1 and q.right[0] in QUESTION_WORDS:
@@ -322,12 +328,13 @@ def _between(q: Question, folded: str) -> tuple[int, int] | None:
     lo, hi = _slot(q, folded)
     if lo is None and hi is None:
         return None
+    brk, most = (_LIST_BREAK, 2 * MAX_SLOT_WORDS) if q.plural else (_CLAUSE_BREAK, MAX_SLOT_WORDS)
     if lo is None:  # the question word opens the question: the answer ends the clause before the echo
-        cut = max((m.end() for m in _CLAUSE_BREAK.finditer(folded, 0, hi)), default=0)
-        lo = max(cut, _word_start(folded, hi, MAX_SLOT_WORDS))
-    elif hi is None or hi - lo > 0 and len(folded[lo:hi].split()) > MAX_SLOT_WORDS:
-        m = _CLAUSE_BREAK.search(folded, lo + 1)
-        hi = min(m.start() if m else len(folded), _word_end(folded, lo, MAX_SLOT_WORDS))
+        cut = max((m.end() for m in brk.finditer(folded, 0, hi)), default=0)
+        lo = max(cut, _word_start(folded, hi, most))
+    elif hi is None or hi - lo > 0 and len(folded[lo:hi].split()) > most:
+        m = brk.search(folded, lo + 1)
+        hi = min(m.start() if m else len(folded), _word_end(folded, lo, most))
     if q.head and folded[:lo].rstrip().endswith(q.head):  # "vành đai nào" -> "vành đai 5", not "5"
         lo = len(folded[:lo].rstrip()) - len(q.head)
     piece = folded[lo:hi]

@@ -1,0 +1,49 @@
+"""The short-answer rules on single sentences (pure functions: no index, no model)."""
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import analyse, classify, extract, search_text
+from qa.normalise import fold_aligned
+
+
+def short(question: str, sentence: str) -> str | None:
+    q = analyse(question, lambda term: 1.0, set())
+    span = extract(q, sentence, fold_aligned(sentence))
+    return None if span is None else sentence[span[0]:span[1]].strip(" ,.;:")
+
+
+@pytest.mark.parametrize("question, sentence, expected", [
+    ("Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", "Thủ đô Hà Nội đã trao tặng tỉnh Vĩnh Phúc 3 tỷ đồng để xây nhà.",
+     "3 tỷ đồng"),
+    ("Đội thủ Panthers đã thua bao nhiêu điểm?", "Đội thủ của Panthers chỉ thua 308 điểm, đứng thứ sáu.", "308 điểm"),
+    ("Ai hát quốc ca?", "Ca sĩ Lady Gaga đã biểu diễn quốc ca, trong khi Marlee Matlin dịch ngôn ngữ ký hiệu.",
+     "Lady Gaga"),
+    ("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Phát biểu, Bí thư Tỉnh ủy Vĩnh Phúc Hoàng Thị Thúy Lan khẳng định.",
+     "Hoàng Thị Thúy Lan"),
+    ("Ông Hải là Ủy viên của cơ quan nào?", "Ông Hoàng Trung Hải, Ủy viên Bộ Chính trị, Bí thư Thành ủy.",
+     "Bộ Chính trị"),
+    ("Fort Caroline được đổi tên thành gì?", "Người Tây Ban Nha đổi tên pháo đài thành San Mateo, và sau đó rút đi.",
+     "San Mateo"),
+    ("Obama đến thăm Kenya khi nào?", "Obama đến thăm Kenya vào tháng 7 năm 2015 cùng phái đoàn.", "tháng 7 năm 2015"),
+    ("Hòa Bình đề xuất tiếp nhận những cơ sở nào?",
+     "Tỉnh đề xuất tiếp nhận các trường học, bệnh viện, nhà máy trong quá trình di dời.",
+     "các trường học, bệnh viện, nhà máy trong quá trình di dời"),  # a list: commas do not end it
+])
+def test_short_answer_sits_where_the_question_word_sits(question, sentence, expected):
+    assert short(question, sentence) == expected
+
+
+def test_a_typed_question_without_a_candidate_has_no_answer():
+    assert short("Hà Nội tặng Hưng Yên bao nhiêu tiền?", "Hà Nội và Hưng Yên ký kết hợp tác.") is None
+
+
+def test_question_kinds():
+    assert [classify(q) for q in ["Hà Nội tặng bao nhiêu tiền?", "Năm nào?", "Ai là Bí thư?", "Tỉnh nào?",
+                                  "Có mấy cụm?", "Doanh nghiệp rót bao nhiêu vốn?"]] == \
+        ["money", "date", "person", "place", "count", "money"]
+
+
+def test_bm25_query_drops_question_words_only():
+    assert search_text("Ai đầu tư bao nhiêu tiền vào đâu?") == "đầu tư tiền vào"
+    assert search_text("ha noi dau tu bao nhieu") == "ha noi dau tu"  # "dau" may be "đầu": kept
