@@ -209,7 +209,19 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
     lo, hi = _slot(q, folded)
     lo = lo if lo is not None else (hi if hi is not None else 0)
     hi = hi if hi is not None else len(folded)
-    return min(spans, key=lambda s: (max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0]))
+    return min(spans, key=lambda s: (-_right_fit(q, folded, s),
+                                     max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0]))
+
+
+def _right_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
+    """How many of the words after the question word follow the candidate's number in the sentence:
+    "9 nhóm nội dung phát triển kinh tế" fits "bao nhiêu | nhóm nội dung phát triển kinh tế" better than
+    "4 nhóm nội dung công tác"."""
+    after = folded[span[0]:].split()[1:len(q.right) + 1]
+    n = 0
+    while n < len(after) and after[n].strip(",.;:") == q.right[n]:
+        n += 1
+    return n if n >= 2 else 0
 
 
 def _echoes(piece: str, q: Question) -> bool:

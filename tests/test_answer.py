@@ -26,6 +26,9 @@ def short(question: str, sentence: str) -> str | None:
     ("Fort Caroline được đổi tên thành gì?", "Người Tây Ban Nha đổi tên pháo đài thành San Mateo, và sau đó rút đi.",
      "San Mateo"),
     ("Obama đến thăm Kenya khi nào?", "Obama đến thăm Kenya vào tháng 7 năm 2015 cùng phái đoàn.", "tháng 7 năm 2015"),
+    ("Hai bên hợp tác trên bao nhiêu nhóm nội dung phát triển kinh tế - xã hội?",
+     "Hai bên hợp tác trên 4 nhóm nội dung công tác xây dựng Đảng và 9 nhóm nội dung phát triển kinh tế - xã hội.",
+     "9 nhóm nội dung"),
     ("Hòa Bình đề xuất tiếp nhận những cơ sở nào?",
      "Tỉnh đề xuất tiếp nhận các trường học, bệnh viện, nhà máy trong quá trình di dời.",
      "các trường học, bệnh viện, nhà máy trong quá trình di dời"),  # a list: commas do not end it
