@@ -209,8 +209,20 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
     lo, hi = _slot(q, folded)
     lo = lo if lo is not None else (hi if hi is not None else 0)
     hi = hi if hi is not None else len(folded)
-    return min(spans, key=lambda s: (-_right_fit(q, folded, s),
+    return min(spans, key=lambda s: (-_right_fit(q, folded, s), -_item_fit(q, folded, s),
                                      max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0]))
+
+
+def _item_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
+    """In a list of people cut by ";" ("X, Phó Bí thư…, Chủ tịch HĐND tỉnh; Y, …, Chủ tịch UBND tỉnh"), how
+    many of the question's words (names aside) the candidate's own item holds; 0 outside such lists."""
+    if q.kind != "person" or ";" not in folded:
+        return 0
+    a = folded.rfind(";", 0, span[0]) + 1
+    b = folded.find(";", span[1])
+    item = set(re.findall(r"\w+", folded[a:b if b >= 0 else len(folded)]))
+    names = {w for e in q.entities if " " in e for w in e.split()}  # Hà Nam, not UBND: a title tells items apart
+    return sum(w in item for w in set(q.words) - QUESTION_WORDS - names)
 
 
 def _right_fit(q: Question, folded: str, span: tuple[int, int]) -> int:

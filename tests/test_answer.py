@@ -21,6 +21,8 @@ def short(question: str, sentence: str) -> str | None:
      "Lady Gaga"),
     ("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Phát biểu, Bí thư Tỉnh ủy Vĩnh Phúc Hoàng Thị Thúy Lan khẳng định.",
      "Hoàng Thị Thúy Lan"),
+    ("Chủ tịch UBND tỉnh Hà Nam là ai?", "Về phía tỉnh Hà Nam có: Phạm Sĩ Lợi, Phó Bí thư, Chủ tịch HĐND tỉnh; "
+     "Nguyễn Xuân Đông, Phó Bí thư Tỉnh ủy, Chủ tịch UBND tỉnh; các Ủy viên Ban Thường vụ.", "Nguyễn Xuân Đông"),
     ("Ông Hải là Ủy viên của cơ quan nào?", "Ông Hoàng Trung Hải, Ủy viên Bộ Chính trị, Bí thư Thành ủy.",
      "Bộ Chính trị"),
     ("Fort Caroline được đổi tên thành gì?", "Người Tây Ban Nha đổi tên pháo đài thành San Mateo, và sau đó rút đi.",
