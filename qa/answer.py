@@ -201,6 +201,9 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
         spans = _organisations(sent, folded) + _acronyms(sent)
     else:
         spans = []
+    if q.head and q.kind in ("other", "place", "organisation"):  # "vành đai nào" -> "Vành đai 5"
+        spans += _named_after(re.escape(q.head), sent, folded, keep_head=True)
+        spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
     if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
         return _between(q, folded) or (0, len(folded))

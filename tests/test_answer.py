@@ -31,6 +31,9 @@ def short(question: str, sentence: str) -> str | None:
     ("Hai bên hợp tác trên bao nhiêu nhóm nội dung phát triển kinh tế - xã hội?",
      "Hai bên hợp tác trên 4 nhóm nội dung công tác xây dựng Đảng và 9 nhóm nội dung phát triển kinh tế - xã hội.",
      "9 nhóm nội dung"),
+    ("Hai bên hoàn chỉnh quy hoạch tuyến đường vành đai nào?",
+     "Hai bên hoàn chỉnh quy hoạch đường Vành đai 5, xác minh các tuyến đường vành đai nằm trên địa bàn tỉnh.",
+     "Vành đai 5"),
     ("Hòa Bình đề xuất tiếp nhận những cơ sở nào?",
      "Tỉnh đề xuất tiếp nhận các trường học, bệnh viện, nhà máy trong quá trình di dời.",
      "các trường học, bệnh viện, nhà máy trong quá trình di dời"),  # a list: commas do not end it
