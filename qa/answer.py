@@ -139,8 +139,9 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Qu
     while right and right[0] in SLOT_GLUE:
         right = right[1:]
     head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
+    plural = re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,3}(?:nao|gi)\b", folded) is not None
     return Question(question, folded, qwords, classify(question), entities, {w: idf("~" + w) for w in content},
-                    left, right, head, re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,3}(?:nao|gi)\b", folded) is not None)
+                    left, right, head, plural)
 
 
 Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
