@@ -19,7 +19,7 @@ import regex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .normalise import canonical, fold, words
+from .normalise import canonical, fold, has_diacritics, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
@@ -44,6 +44,8 @@ WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao",
 SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
+SUBJECT_MENTIONS = 3
+_ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
 _NUM = r"\d+(?:[.,]\d+)*"
@@ -99,8 +101,8 @@ def question_entities(question: str, lexicon: set[str]) -> list[str]:
     shouting = sum(t[:1].isupper() for t in tokens) > 0.7 * len(tokens)  # capitals say nothing then
     for m in ([] if shouting else _CAP_RUN.finditer(question)):
         syl = fold(m.group()).split()
-        if m.start() == 0 and len(syl) == 1:
-            continue
+        if len(syl) == 1 and (m.start() == 0 or has_diacritics(m.group())):
+            continue  # a lone Vietnamese syllable (Thủ đô, sông Đà) is a word, not a name; Tesla, UBND are names
         found.append(" ".join(syl))
     fw = fold(question)
     fw_words = re.findall(r"\w+", fw)
@@ -156,6 +158,8 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
     seen: set[tuple[str, int]] = set()
     for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
         title = fold(hit.title)
+        # what the article is about (named again and again) may be referred to as "hai tỉnh", "tỉnh", "hai bên"
+        subjects = [e for e in q.entities if folded_doc.count(e) >= SUBJECT_MENTIONS]
         for j, (a, b) in enumerate(spans):
             if (hit.doc_id, a) in seen:
                 continue
@@ -163,7 +167,7 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             folded = folded_doc[a:b]
             # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
             context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
-            if not all(_names(context, e) for e in q.entities):
+            if not all(_names(context, e) or e in subjects and _refers_back(text[a:b], folded) for e in q.entities):
                 continue
             have = set(re.findall(r"\w+", folded))
             near = set(re.findall(r"\w+", context)) - have  # the title and previous sentence count half
@@ -238,6 +242,16 @@ def _right_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
     while n < len(after) and after[n].strip(",.;:") == q.right[n]:
         n += 1
     return n if n >= 2 else 0
+
+
+def _refers_back(sent: str, folded: str) -> bool:
+    """The sentence refers to a place without naming it: "hai tỉnh", "tỉnh", "hai bên", "Thủ đô" not followed
+    by a name ("tỉnh Vĩnh Phúc" names one)."""
+    for m in _ANAPHOR.finditer(folded):
+        rest = sent[m.end():].lstrip()
+        if not rest[:1].isupper():
+            return True
+    return False
 
 
 def _echoes(piece: str, q: Question) -> bool:

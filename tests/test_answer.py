@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import analyse, classify, extract, search_text
+from qa.answer import _refers_back, analyse, classify, extract, question_entities, search_text
 from qa.normalise import fold_aligned
 
 
@@ -55,3 +55,15 @@ def test_question_kinds():
 def test_bm25_query_drops_question_words_only():
     assert search_text("Ai đầu tư bao nhiêu tiền vào đâu?") == "đầu tư tiền vào"
     assert search_text("ha noi dau tu bao nhieu") == "ha noi dau tu"  # "dau" may be "đầu": kept
+
+
+def test_names_in_questions():
+    assert question_entities("Các doanh nghiệp từ Thủ đô rót bao nhiêu vốn vào Hà Nam?", set()) == ["ha nam"]
+    assert question_entities("Tesla nhận giải Nobel năm nào?", set()) == ["nobel"]  # the first word alone is not
+    assert question_entities("ha noi tang vinh phuc bao nhieu tien", {"ha noi", "vinh phuc"}) == ["ha noi", "vinh phuc"]
+
+
+def test_a_sentence_may_refer_back_to_its_article_subject():
+    for sent, refers in [("Công an hai tỉnh, thành phố duy trì 6 cụm.", True), ("Hai bên ký kết.", True),
+                         ("Hà Nội tặng tỉnh Vĩnh Phúc 3 tỷ đồng.", False)]:
+        assert _refers_back(sent, fold_aligned(sent)) == refers, sent

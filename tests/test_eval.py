@@ -49,10 +49,10 @@ def test_gold_set_is_well_formed():
 
 
 @pytest.mark.parametrize("metric, op, target", [
-    pytest.param("answer accuracy", ">=", 0.90, marks=not_yet("0.757")),
+    pytest.param("answer accuracy", ">=", 0.90, marks=not_yet("0.811")),
     ("citation accuracy", ">=", 0.90),
     ("abstention recall", ">=", 0.80),
-    pytest.param("wrongly abstained", "<=", 0.05, marks=not_yet("0.068")),
+    ("wrongly abstained", "<=", 0.05),
 ])
 def test_seeds_gold_thresholds(seeds_report, metric, op, target):
     value = seeds_report[metric]
