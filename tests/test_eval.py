@@ -6,18 +6,16 @@ pass, so the marker must then be removed. Never lower a threshold to make a test
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 import qa
 from eval import run as ev
-from eval.xquad import read_xquad
+from eval.xquad import DEFAULT_PATH, read_xquad
 
 from .conftest import ROOT, SEEDS
 
-XQUAD = Path(os.environ.get("QA_XQUAD", ROOT.parent / "shared" / "data" / "xquad.vi.json"))
+XQUAD = DEFAULT_PATH
 
 
 def not_yet(now: str):
