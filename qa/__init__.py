@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import corpus
 from .config import Settings
-from .index import MODES, Index, IndexProblem, build, open_or_build, read_manifest
+from .index import FORMAT, MODES, Index, IndexProblem, build, open_or_build, read_manifest
 from .index import load as _load
 from .types import Answer, Chunk, Document, Hit
 
@@ -42,7 +42,8 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
     """The index at `settings.index_dir`, kept in step with the folder it indexes.
 
     The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
-    else `settings.corpus_dir`; a changed folder or setting rebuilds. An index built from records, or whose
+    else `settings.corpus_dir`, plus the documents added through the page (`settings.uploads_dir()`); a
+    changed folder or setting rebuilds. An index built from records, or whose
     folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
     is rebuilt): nothing a user indexed is replaced behind their back.
     """
@@ -54,11 +55,15 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
         manifest = None  # open_or_build says why and rebuilds
     if folder is None and manifest is not None:
         recorded = manifest.get("corpus_dir")
-        if not recorded or not Path(recorded).is_dir():
-            return _load(settings.index_dir, settings)
-        folder = recorded
+        if recorded and Path(recorded).is_dir():
+            folder = recorded
+        elif settings.index_dir != Settings().index_dir or manifest.get("format") == FORMAT:
+            return _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
     folder = Path(folder or settings.corpus_dir)
-    return open_or_build(settings.index_dir, corpus.read_folder(folder), settings, progress, source=folder)
+    docs = corpus.read_folder(folder)
+    if settings.uploads_dir().is_dir():  # documents added through the page
+        docs = corpus.unique(docs + corpus.read_folder(settings.uploads_dir()))
+    return open_or_build(settings.index_dir, docs, settings, progress, source=folder)
 
 
 def search(question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:

@@ -18,8 +18,9 @@ import re
 import regex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from .normalise import canonical, fold, has_diacritics, words
+from .normalise import canonical, fold, fold_aligned, has_diacritics, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
@@ -33,10 +34,11 @@ KINDS = [  # (kind, pattern on the folded question); first match wins
     ("person", r"\bai\b|la ai|ten (?:la )?gi|ong nao|ba nao|vi nao|nguoi nao|dong chi nao"),
     ("count", r"bao nhieu|\bmay\b"),
 ]
-# Words that only shape the question; they are not looked for in the text.
-QUESTION_WORDS = set(
-    "bao nhieu may gi nao ai dau khi luc bao gio sao the nhu la co khong duoc da se dang cua cho voi va thi ma "
-    "tien ten hay vay a o tai nhung cac mot".split())
+# Words that only shape the question; they are not looked for in the text ("báo" is not "bao nhiêu").
+SHAPING_WORDS = set(
+    "bao nhiêu mấy gì nào ai đâu khi lúc giờ sao thế như là có không được đã sẽ đang của cho với và thì mà "
+    "tiền tên hay vậy à ở tại những các một".split())
+QUESTION_WORDS = {fold(w) for w in SHAPING_WORDS}  # as typed without accents
 WH_PHRASES = [p.split() for p in (  # question phrases, folded; the first one found splits the question
     "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
     "nao", "ai", "dau", "may")]
@@ -44,6 +46,7 @@ WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao",
 SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
+TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
 SUBJECT_MENTIONS = 3
 _ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
@@ -55,7 +58,8 @@ _YEAR = r"\b(?:1\d|20)\d\d\b"
 _DATE = (r"(?:ngay\s+\d{1,2}\s+)?thang\s+\d{1,2}(?:\s+nam\s+\d{4}|\s*/\s*\d{4})?"
          r"|ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
          rf"|(?:(?:giai doan|nhiem ky|thoi ky|nhung nam|thap nien|nam)\s+)?{_YEAR}(?:\s*(?:-|va|den)\s*{_YEAR})?")
-_PLACE_HEAD = r"(?:tinh|thanh pho|huyen|quan|thi xa|xa|phuong|thi tran|vung|khu|tai|o|den|duong|song|cau)"
+_PLACE_WORDS = r"(?<!ve )tinh|thanh pho|tp\.?|huyen|quan|thi xa|xa|(?<!dia )phuong|thi tran|thu do"  # what follows them is a place
+_PLACE_HEAD = rf"(?:{_PLACE_WORDS}|vung|khu|tai|o|den|duong|song|cau)"
 _ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
              "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
 ORG_STOP = set("của và đã là được với tại trong cho các những này đó về để từ có sẽ đang như khi thì mà ở theo bằng "
@@ -82,19 +86,31 @@ def search_text(question: str) -> str:
     return " ".join(w for w in question.split() if canonical(w).lower().strip("?.,!:;\"'") not in WH_WORDS)
 
 
-def entity_lexicon(texts: Iterable[str]) -> set[str]:
-    """Folded names seen capitalised in the corpus (and their bigrams), so a question typed in lowercase
-    without accents ("ha noi tang vinh phuc") still has its entities recognised. Built at index time."""
-    lex: set[str] = set()
+@dataclass(frozen=True)
+class Lexicon:
+    """Names the corpus uses, folded; built at index time."""
+
+    names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
+    places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
+
+
+def entity_lexicon(texts: Iterable[str]) -> Lexicon:
+    names: set[str] = set()
+    places: set[str] = set()
     for text in texts:
         for m in _CAP_RUN.finditer(text):
             syl = fold(m.group()).split()
             if len(syl) >= 2:
-                lex.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
-    return lex
+                names.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
+        for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
+            syl = fold(text[a:b]).split()  # "UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person
+            cut = next((i for i in range(len(syl)) if syl[i] in SURNAMES and 3 <= len(syl) - i <= 4), len(syl))
+            if cut:
+                places.add(" ".join(syl[:cut]))
+    return Lexicon(frozenset(names), frozenset(places))
 
 
-def question_entities(question: str, lexicon: set[str]) -> list[str]:
+def question_entities(question: str, lexicon: Lexicon) -> list[str]:
     """Folded names in the question: capitalised runs (not the sentence-initial word alone) and known bigrams."""
     found = []
     tokens = question.split()
@@ -108,7 +124,7 @@ def question_entities(question: str, lexicon: set[str]) -> list[str]:
     fw_words = re.findall(r"\w+", fw)
     for a, b in zip(fw_words, fw_words[1:]):
         bigram = f"{a} {b}"
-        if bigram in lexicon and not any(bigram in e for e in found):
+        if bigram in lexicon.names and not any(bigram in e for e in found):
             found.append(bigram)
     return [e for e in found if e.split()[0] not in QUESTION_WORDS or len(e.split()) > 1]
 
@@ -129,7 +145,7 @@ class Question:
     plural: bool  # "những lĩnh vực nào": the answer is a list, commas do not end it
 
 
-def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Question:
+def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Question:
     entities = question_entities(question, lexicon)
     content = _content_words(question, entities)
     folded = fold(question)
@@ -149,7 +165,7 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: set[str]) -> Qu
 Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
 
 
-def answer(question: str, candidates: list[Candidate], idf: Callable[[str], float], lexicon: set[str],
+def answer(question: str, candidates: list[Candidate], idf: Callable[[str], float], lexicon: Lexicon,
            min_coverage: float) -> Answer:
     """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit."""
     q = analyse(question, idf, lexicon)
@@ -174,22 +190,29 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             coverage = sum(v for w, v in q.weights.items() if w in have) / total if q.weights else 1.0
             if coverage + 0.5 * sum(v for w, v in q.weights.items() if w in near) / total < min_coverage:
                 continue
-            short = extract(q, text[a:b], folded)
+            short = extract(q, text[a:b], folded, lexicon.places)
             if short is None:
                 continue
-            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(q, folded)
+            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(q, folded) + TYPED_BONUS * short.typed
             if best is None or score > best[0]:
                 best = (score, hit, text, a, b, short)
     if best is None:
         return Answer(question, "", False, "", [], q.kind)
-    _, hit, text, a, b, (sa, sb) = best
+    _, hit, text, a, b, (sa, sb, _) = best
     short = text[a + sa:a + sb].strip(" ,.;:")
     sa = a + sa + max(text[a + sa:a + sb].find(short), 0)
     return Answer(question, short, True, text[a:b], [hit], q.kind, (a, b), (sa, sa + len(short)))
 
 
-def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
-    """Offsets of the short answer of the question's kind inside the sentence, or None when it has none."""
+class Short(NamedTuple):
+    start: int
+    end: int
+    typed: bool  # a candidate of the question's type, not just the words in the slot
+
+
+def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozenset()) -> Short | None:
+    """Offsets of the short answer of the question's kind inside the sentence, or None when it has none;
+    `places` are the corpus's place names, which no person answer may be."""
     if q.kind == "money":
         spans = [m.span() for m in re.finditer(_AMOUNT, folded)]
     elif q.kind == "date":
@@ -199,7 +222,7 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
     elif q.kind == "count":
         spans = _counts(q.folded, folded)
     elif q.kind == "person":
-        spans = _people(sent)
+        spans = _people(sent, places)
     elif q.kind == "place":
         spans = _named_after(_PLACE_HEAD, sent, folded)
     elif q.kind == "organisation":
@@ -211,14 +234,15 @@ def extract(q: Question, sent: str, folded: str) -> tuple[int, int] | None:
         spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
     if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
-        return _between(q, folded) or (0, len(folded))
+        return Short(*(_between(q, folded) or (0, len(folded))), typed=False)
     if not spans:
         return None
     lo, hi = _slot(q, folded)
     lo = lo if lo is not None else (hi if hi is not None else 0)
     hi = hi if hi is not None else len(folded)
-    return min(spans, key=lambda s: (-_right_fit(q, folded, s), -_item_fit(q, folded, s),
-                                     max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0]))
+    return Short(*min(spans, key=lambda s: (-_right_fit(q, folded, s), -_item_fit(q, folded, s),
+                                            max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0])),
+                 typed=True)
 
 
 def _item_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
@@ -275,9 +299,10 @@ def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
                        if not re.fullmatch(_YEAR, x.group().split()[0])]
 
 
-def _people(sent: str) -> list[tuple[int, int]]:
+def _people(sent: str, places: frozenset[str]) -> list[tuple[int, int]]:
     """Names: capitalised runs, trimmed to start at a Vietnamese surname when they hold one ("Bí thư Hoàng
-    Thị Thúy Lan" -> "Hoàng Thị Thúy Lan"); other runs of up to five words as they are (Lady Gaga)."""
+    Thị Thúy Lan" -> "Hoàng Thị Thúy Lan"); other runs of up to five words as they are (Lady Gaga). Not a
+    place the corpus names as one (Hà Nội), nor a lone Vietnamese word (Đảng)."""
     vietnamese, other = [], []
     for m in _NAME_RUN.finditer(sent):
         syl = [(x.start(), x.end()) for x in re.finditer(r"\S+", m.group())]
@@ -285,16 +310,16 @@ def _people(sent: str) -> list[tuple[int, int]]:
                       if fold(m.group()[s:e]) in SURNAMES and 2 <= len(syl) - i <= 4), None)
         if start is not None:
             vietnamese.append((m.start() + start, m.end()))
-        elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1):
+        elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1) and (len(syl) > 1 or not has_diacritics(m.group())):
             other.append(m.span())
-    return vietnamese or other
+    return [s for s in vietnamese or other if fold(sent[s[0]:s[1]]) not in places]
 
 
 def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
     """Capitalised names right after a head word (tỉnh Vĩnh Phúc, Sở Công Thương)."""
     caps = {m.start(): m.end() for m in _CAP_RUN.finditer(sent)}
     out = []
-    for m in re.finditer(rf"\b(?:{heads})\s+", folded):
+    for m in re.finditer(rf"\b(?:{heads})[ \t]+", folded):
         if m.end() in caps:
             out.append((m.start() if keep_head else m.end(), caps[m.end()]))
         elif keep_head and m.start() in caps:
@@ -305,8 +330,9 @@ def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) ->
 def _organisations(sent: str, folded: str) -> list[tuple[int, int]]:
     """A head word and the name after it, whose later words may be lowercase (Bộ Chính trị, Sở Kế hoạch và
     Đầu tư): the name runs while its words are capitalised or follow a capitalised one, and "và" joins
-    two capitalised parts; it stops at any other word or punctuation."""
+    two capitalised parts; it stops at any other word or punctuation, or where a person's name starts."""
     out = []
+    people = [a for a, _ in _people(sent, frozenset())]
     for m in re.finditer(rf"\b(?:{_ORG_HEAD})\b", folded):
         if not sent[m.start()].isupper():
             continue
@@ -322,8 +348,9 @@ def _organisations(sent: str, folded: str) -> list[tuple[int, int]]:
             if word[-1:] in ",.;:)":
                 break
             prev_cap = cap
+        end = min([end] + [a for a in people if m.end() < a < end])  # "Thành ủy Hà Nội | Hoàng Trung Hải"
         if end > m.end():
-            out.append((m.start(), end))
+            out.append((m.start(), len(sent[:end].rstrip())))
     return out
 
 
@@ -400,7 +427,8 @@ def _content_words(question: str, entities: list[str]) -> list[str]:
     out = []
     for w in words(question):
         f = fold(w)
-        if f not in QUESTION_WORDS and f not in ent_words and f not in out:
+        shaping = w in SHAPING_WORDS if has_diacritics(w) else f in QUESTION_WORDS
+        if not shaping and f not in ent_words and f not in out:
             out.append(f)
     return out
 

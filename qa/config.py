@@ -32,6 +32,9 @@ class Settings:
     batch_size: int = 32
     threads: int = 0  # torch threads; 0 keeps torch's default
     max_question_chars: int = 2000  # longer questions are cut, not refused
+    host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
+    port: int = 7860
+    max_upload_bytes: int = 1_000_000  # per file added through the page
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -44,6 +47,11 @@ class Settings:
                 values[f.name] = _cast(f, raw)
         values.update({k: _cast(_field(k), v) for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def uploads_dir(self) -> Path:
+        """Where documents added through the page are kept, beside the index (index/default-uploads), so a
+        rebuild of the index includes them."""
+        return self.index_dir.with_name(self.index_dir.name + "-uploads")
 
     def chunking(self) -> dict:
         """The settings an index depends on besides the model and the corpus."""

@@ -15,6 +15,7 @@ from .types import Document
 
 log = logging.getLogger("qa")
 SUFFIXES = {".txt", ".md"}
+BINARY, NOT_UTF8, EMPTY = "binary file", "not UTF-8 text", "empty file"  # why a file is not read
 _TITLE_WORDS = 12
 _TITLE_MAX = 160
 
@@ -33,23 +34,26 @@ def read_folder(folder: str | Path) -> list[Document]:
 
 
 def read_text(path: Path) -> str | None:
-    """The file's text, or None (with a warning) when it is empty, binary or not UTF-8."""
+    """The file's text, or None (with a warning) when it is unreadable, empty, binary or not UTF-8."""
     try:
-        data = path.read_bytes()
+        return decode(path.read_bytes())
     except OSError as e:
         log.warning("skipped %s: cannot read it (%s)", path, e.strerror)
-        return None
+    except ValueError as e:
+        log.warning("skipped %s: %s", path, e)
+    return None
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text (a BOM is dropped); ValueError "binary file", "not UTF-8 text" or "empty file"."""
     if b"\x00" in data[:8192]:
-        log.warning("skipped %s: binary file", path)
-        return None
+        raise ValueError(BINARY)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        log.warning("skipped %s: not UTF-8 text", path)
-        return None
+        raise ValueError(NOT_UTF8) from None
     if not text.strip():
-        log.warning("skipped %s: empty file", path)
-        return None
+        raise ValueError(EMPTY)
     return text
 
 

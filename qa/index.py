@@ -31,7 +31,7 @@ from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
-FORMAT = 1
+FORMAT = 2
 MODES = ("hybrid", "bm25", "dense")
 NO_INDEX = "no index yet"
 
@@ -48,7 +48,7 @@ class Index:
     sentence_spans: list[np.ndarray]  # per document, (n, 2) sentence offsets
     bm25: bm25_mod.BM25
     vectors: faiss.Index
-    entities: set[str]
+    lexicon: answerer.Lexicon
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -89,7 +89,7 @@ class Index:
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
                       for h in hits[: self.settings.answer_hits]]
-        ans = answerer.answer(question, candidates, self.idf, self.entities, self.settings.min_coverage)
+        ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
 
@@ -110,6 +110,21 @@ class Index:
     def idf(self, term: str) -> float:
         """How much a question word counts when matching sentences (floored: a common word still counts a little)."""
         return max(self.bm25.idf(term), 0.1)
+
+    def add(self, docs: list[Document]) -> "Index":
+        """A new index with `docs` added; one whose id is already indexed replaces that document. Only the
+        added documents are embedded: every other chunk keeps its vector. The index itself is unchanged, so
+        questions being answered from it are not disturbed; `save` the new one to keep it."""
+        t0 = time.perf_counter()
+        replaced = {d.id for d in docs}
+        kept = [i for i, c in enumerate(self.chunks) if c.doc_id not in replaced]
+        new_chunks = [c for d in docs for c in chunk(d, self.settings.chunk_size, self.settings.chunk_overlap)]
+        vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept],
+                               _embed(self.model(), new_chunks, self.settings)])
+        all_docs = [d for d in self.docs if d.id not in replaced] + list(docs)
+        idx = _assemble(self.settings, all_docs, [self.chunks[i] for i in kept] + new_chunks, vecs, self.manifest, t0)
+        idx.path = self.path
+        return idx
 
     def model(self):
         with self._lock:
@@ -134,7 +149,8 @@ class Index:
             "bm25": _atomic_write(path, "bm25", ".npz", _npz(
                 data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))),
             "vocab": _atomic_write(path, "vocab", ".json", json.dumps(
-                {"terms": list(self.bm25.vocab), "entities": sorted(self.entities)}, ensure_ascii=False).encode()),
+                {"terms": list(self.bm25.vocab), "entities": sorted(self.lexicon.names),
+                 "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode()),
             "vectors": _atomic_write(path, "vectors", ".faiss", faiss.serialize_index(self.vectors).tobytes()),
         }
         manifest = {**self.manifest, "format": FORMAT, "files": files}
@@ -153,19 +169,30 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     """Chunk, tokenise and embed `docs` into a new in-memory index; `source` is the folder they came from."""
     t0 = time.perf_counter()
     chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
-    spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
-    texts = [_indexed_text(c) for c in chunks]
-    bm = bm25_mod.BM25.fit([terms(t) for t in texts], settings.bm25_k1, settings.bm25_b)
     model = embed.load_model(settings)
-    vecs = embed.encode(model, texts, "passage", settings.batch_size, progress) if texts else \
-        np.zeros((0, embed.dimension(model)), np.float32)
-    manifest = {
+    vecs = _embed(model, chunks, settings, progress)
+    return _assemble(settings, docs, chunks, vecs, {
         "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
-        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_hash": corpus_hash(docs),
-        "documents": len(docs), "chunks": len(chunks), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(time.perf_counter() - t0, 2),
-        "corpus_dir": str(Path(source).resolve()) if source else None,
-    }
+        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
+        "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
+
+
+def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = False) -> np.ndarray:
+    texts = [_indexed_text(c) for c in chunks]
+    if not texts:
+        return np.zeros((0, embed.dimension(model)), np.float32)
+    return embed.encode(model, texts, "passage", settings.batch_size, progress)
+
+
+def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vecs: np.ndarray, manifest: dict,
+              t0: float) -> Index:
+    """An index from documents, their chunks and the chunks' vectors: sentences, BM25 and the lexicon are
+    derived here (cheap next to embedding)."""
+    spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
+    bm = bm25_mod.BM25.fit([terms(_indexed_text(c)) for c in chunks], settings.bm25_k1, settings.bm25_b)
+    manifest = {**manifest, "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(time.perf_counter() - t0, 2)}
     return Index(settings, docs, chunks, spans, bm, dense.build(vecs), answerer.entity_lexicon(d.text for d in docs),
                  manifest)
 
@@ -185,6 +212,7 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
         ch = np.load(io.BytesIO(raw["chunks"]), allow_pickle=False)
         bz = np.load(io.BytesIO(raw["bm25"]), allow_pickle=False)
         vocab_meta = json.loads(raw["vocab"])
+        lexicon = answerer.Lexicon(frozenset(vocab_meta["entities"]), frozenset(vocab_meta["places"]))
         vectors = faiss.deserialize_index(np.frombuffer(raw["vectors"], dtype=np.uint8))
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
@@ -197,7 +225,7 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
     if vectors.ntotal != len(chunks) or weights.shape[0] != len(chunks):
         raise IndexProblem(f"index at {path} is inconsistent (chunk counts differ): rebuild it")
     settings = _settings_of(settings, manifest)
-    return Index(settings, docs, chunks, spans, bm, vectors, set(vocab_meta["entities"]), manifest, path)
+    return Index(settings, docs, chunks, spans, bm, vectors, lexicon, manifest, path)
 
 
 def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
@@ -220,6 +248,8 @@ def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings
     """Why an index with this manifest does not fit these docs and settings; None when it fits."""
     if manifest is None:
         return NO_INDEX
+    if manifest.get("format") != FORMAT:
+        return f"it was written in format {manifest.get('format')}, this version reads {FORMAT}"
     checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
               ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
     for key, want in checks:
