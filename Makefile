@@ -1,12 +1,14 @@
 # Two commands on a fresh machine (python3 >= 3.11, make, git): `make run` and `make test`.
 PY ?= python3
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
 XQUAD ?= ../shared/data/xquad.vi.json
 
-.PHONY: run test install index bench eval eval-xquad clean
+.PHONY: run ask test install index bench eval eval-xquad clean
 
 install: $(STAMP)
 
@@ -18,14 +20,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The chat page (builds the index and the model cache first if needed); HOST=0.0.0.0 PORT=8080 to change.
 run: $(STAMP)
-	$(BIN)/python -m qa index
+	$(BIN)/python app.py $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+ask: $(STAMP)
 	$(BIN)/python -m qa ask "$(QUESTION)"
+
+# The browser tests drive Debian's Chromium.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 index: $(STAMP)
 	$(BIN)/python -m qa index
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)

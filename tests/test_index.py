@@ -8,7 +8,7 @@ import pytest
 
 import qa
 from qa.corpus import read_folder
-from qa.index import IndexProblem, load, open_or_build
+from qa.index import FORMAT, IndexProblem, load, open_or_build
 
 from .conftest import CARD_QUESTION, SEEDS
 
@@ -120,3 +120,15 @@ def test_unreadable_manifest_is_refused_or_rebuilt(seed_index, settings, tmp_pat
     with caplog.at_level(logging.WARNING, "qa"):
         idx = open_or_build(copy, read_folder(SEEDS), settings)
     assert "rebuilding" in caplog.text and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
+
+
+def test_an_index_of_an_older_format_is_rebuilt_from_its_folder(settings, seed_index, tmp_path, caplog):
+    copy = tmp_path / "idx"
+    shutil.copytree(settings.index_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    with pytest.raises(IndexProblem, match="format 1"):
+        load(copy, settings)
+    with caplog.at_level(logging.WARNING, "qa"):
+        idx = qa.open_index(dataclasses.replace(settings, index_dir=copy))
+    assert "format 1" in caplog.text and idx.manifest["format"] == FORMAT and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"

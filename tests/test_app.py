@@ -1,0 +1,183 @@
+"""The chat page: its pieces on the real seed index, then the running app driven as a person would (Debian's
+Chromium through playwright) and through its API (gradio_client), eight people at once."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import app
+from qa.config import Settings
+
+from .conftest import CARD_QUESTION, ROOT, SEEDS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "out" / "screenshots"
+NEW_ARTICLE = (
+    "Đà Nẵng hỗ trợ Quảng Nam 5 tỷ đồng khắc phục hậu quả bão số 9\n"
+    "Sáng 30/10, Chủ tịch UBND TP Đà Nẵng Lê Trung Chinh đã trao 5 tỷ đồng hỗ trợ tỉnh Quảng Nam khắc phục "
+    "hậu quả bão số 9. Số tiền được dùng để sửa chữa trường học và nhà ở của người dân vùng lũ.\n"
+    "Phó Chủ tịch UBND tỉnh Quảng Nam Trần Văn Tân cảm ơn sự chia sẻ của thành phố Đà Nẵng.")
+NEW_QUESTION = "Đà Nẵng hỗ trợ Quảng Nam bao nhiêu tiền?"
+HOSTILE = "Bài thử <script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> về hợp tác Huế.\n" \
+          "Tỉnh Thừa Thiên Huế tặng tỉnh Quảng Trị <b>7 tỷ đồng</b> để xây trường."
+
+
+@pytest.fixture()
+def library(seed_index, tmp_path) -> app.Library:
+    """A page's library over a private copy of the seed index (uploads must not touch the shared one)."""
+    shutil.copytree(seed_index.path, tmp_path / "index")
+    return app.Library(Settings.from_env(index_dir=tmp_path / "index", max_upload_bytes=20_000))
+
+
+def test_reply_and_sources_cite_the_card_answer(library):
+    ans = library.ask(CARD_QUESTION, 5, "hybrid")
+    assert app.reply(ans).startswith("**3 tỷ đồng** [1]")
+    html = app.sources(ans, library.index)
+    assert "003_82f23e52a0d4abee" in html and "<mark>3 tỷ đồng</mark>" in html and "<details>" in html
+    assert html.count("class='qa-source'") == len(ans.citations) == 5
+
+
+def test_not_found_says_so_and_keeps_the_closest_passages(library):
+    ans = library.ask("Chủ tịch UBND tỉnh Hưng Yên là ai?", 3, "hybrid")
+    assert not ans.found
+    assert app.reply(ans).startswith("Không tìm thấy thông tin này trong các bài báo.")
+    assert "Các đoạn gần nhất" in app.sources(ans, library.index) and "<mark>" not in app.sources(ans, library.index)
+
+
+def test_uploads_are_checked_and_named_safely(library):
+    seed = next(SEEDS.glob("003_*.txt")).read_bytes()
+    lines = library.add([("bao-cao.pdf", b"%PDF-1.4"), ("lon.txt", b"a" * 20_001), ("anh.txt", b"\x89PNG\x00\x00"),
+                         ("latin1.txt", "Hà Nam".encode("cp1258")), ("rong.md", b"  \n"), ("trung.txt", seed),
+                         ("../../etc/passwd.txt", NEW_ARTICLE.encode())])
+    assert [line[0] for line in lines] == ["✗", "✗", "✗", "✗", "✗", "=", "✓"], lines
+    assert "chỉ nhận tệp .txt hoặc .md" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
+    assert "003_82f23e52a0d4abee" in lines[5]
+    saved = list(library.settings.uploads_dir().iterdir())
+    assert [p.name for p in saved] == [f"{library.index.docs[-1].id}.txt"] and saved[0].name.startswith("passwd_")
+    assert library.add([("again.txt", NEW_ARTICLE.encode())])[0].startswith("=")  # the same text, another name
+
+
+def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
+    before = library.index
+    vectors = before.vectors.reconstruct_n(0, before.vectors.ntotal)
+    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].startswith("✓")
+    after = library.index
+    assert (after.vectors.reconstruct_n(0, before.vectors.ntotal) == vectors).all()  # old vectors kept as they were
+    ans = library.ask(NEW_QUESTION, 5, "hybrid")
+    assert ans.text == "5 tỷ đồng" and ans.citations[0].doc_id.startswith("da-nang_")
+    assert library.ask(CARD_QUESTION, 5, "hybrid").text == "3 tỷ đồng"
+    reopened = app.Library(library.settings)  # a restart loads the saved index with the upload, no rebuild
+    assert len(reopened.index.docs) == 6 and reopened.index.manifest["built_at"] == after.manifest["built_at"]
+
+
+def test_document_text_is_shown_as_text(library):
+    library.add([("hue.txt", HOSTILE.encode())])
+    ans = library.ask("Thừa Thiên Huế tặng Quảng Trị bao nhiêu tiền?", 5, "hybrid")
+    assert ans.text == "7 tỷ đồng"
+    shown = app.reply(ans) + app.sources(ans, library.index)
+    assert "<script" not in shown and "<img" not in shown and "<b>7" not in shown
+    assert "&lt;b&gt;" in shown
+
+
+# -- the running app --------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(seed_index, tmp_path_factory):
+    """`python app.py` on a free port over a copy of the seed index; yields its address."""
+    folder = tmp_path_factory.mktemp("app")
+    shutil.copytree(seed_index.path, folder / "index")
+    port = _free_port()
+    env = {**os.environ, "QA_INDEX_DIR": str(folder / "index"), "QA_PORT": str(port)}
+    log = open(folder / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("app.py did not start:\n" + (folder / "app.log").read_text())
+            time.sleep(1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_gradio_api_answers_eight_people_at_once(server):
+    from gradio_client import Client
+
+    def ask(question):
+        return Client(server, verbose=False).predict(question, 5, "hybrid", api_name="/ask")
+
+    questions = [CARD_QUESTION, "Bí thư Tỉnh ủy Vĩnh Phúc là ai?"] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, questions))
+    assert [a["text"] for a in answers] == ["3 tỷ đồng", "Hoàng Thị Thúy Lan"] * 4
+    assert all(a["citations"][0]["doc_id"] for a in answers)
+    with pytest.raises(Exception, match="the question is empty"):
+        ask("   ")
+
+
+def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):
+    from playwright import sync_api as pw
+
+    assert os.path.exists(CHROMIUM), "Debian's chromium is missing: make test installs it"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    article = tmp_path / "da-nang-ho-tro-quang-nam.txt"
+    article.write_text(NEW_ARTICLE, encoding="utf-8")
+    timings = {}
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+        page.goto(server)
+        chat, sources = page.locator("#chat"), page.locator("#sources")
+
+        def ask(question, expected):
+            page.locator("#question textarea").fill(question)
+            t0 = time.perf_counter()
+            page.locator("#ask").click()
+            chat.get_by_text(expected).last.wait_for(timeout=30_000)
+            timings[question] = round(time.perf_counter() - t0, 3)
+
+        ask(CARD_QUESTION, "3 tỷ đồng")
+        pw.expect(sources).to_contain_text("003_82f23e52a0d4abee")
+        pw.expect(sources.locator("mark").first).to_have_text("3 tỷ đồng")
+        page.screenshot(path=str(SHOTS / "1-answer.png"), full_page=True)
+        ask("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Hoàng Thị Thúy Lan")  # a follow-up: the first answer stays
+        pw.expect(chat).to_contain_text("3 tỷ đồng")
+        ask("Chủ tịch UBND tỉnh Hưng Yên là ai?", "Không tìm thấy thông tin này trong các bài báo.")
+        pw.expect(sources).to_contain_text("Các đoạn gần nhất")
+        page.screenshot(path=str(SHOTS / "2-not-found.png"), full_page=True)
+
+        page.get_by_role("tab", name="Thêm tài liệu").click()
+        page.locator("#files input[type=file]").set_input_files(str(article))
+        pw.expect(page.locator("#files")).to_contain_text(article.name, timeout=30_000)
+        page.locator("#add").click()
+        pw.expect(page.locator("#add-status")).to_contain_text("đã thêm", timeout=60_000)
+        page.screenshot(path=str(SHOTS / "3-upload.png"), full_page=True)
+        page.get_by_role("tab", name="Hỏi đáp").click()
+        ask(NEW_QUESTION, "5 tỷ đồng")
+        pw.expect(sources).to_contain_text("da-nang-ho-tro-quang-nam_")
+        page.screenshot(path=str(SHOTS / "4-new-article.png"), full_page=True)
+        browser.close()
+    (SHOTS / "timings.json").write_text(json.dumps(timings, ensure_ascii=False, indent=1), encoding="utf-8")
