@@ -24,6 +24,7 @@ from .normalise import canonical, fold, fold_aligned, has_diacritics, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
+    ("title", r"chuc vu|chuc danh|giu chuc|cuong vi"),  # "Đào Đức Toàn giữ chức vụ gì?"
     ("money", r"bao nhieu (?:tien|von)|so tien|so von|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
     ("date", r"nam nao|nam bao nhieu|khi nao|luc nao|bao gio|thoi gian nao|ngay nao|thang nao|giai doan nao"
              r"|nhiem ky nao|thoi ky nao|thoi diem nao"),
@@ -46,11 +47,15 @@ WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao",
 SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
+TITLE_WORDS = {"giu", "chuc", "vu", "danh", "cuong", "vi", "nhiem"}
 TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
 SUBJECT_MENTIONS = 3
 _ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
+_ITEM_END = r"(?!\s+(?:cua|trong|tai|voi|cho|de|nham|la|va|o)\b)"
+_LIST = re.compile(  # "A, B và C" (items of up to 3 words), as a short answer's extent
+    rf"\s*(?:la\s+)?\w+(?:\s+\w+){{0,2}}(?:,\s*\w+(?:\s+\w+){{0,2}})+\s+(?:va|hoac)\s+\w+(?:{_ITEM_END}\s+\w+){{0,2}}\b")
 _NUM = r"\d+(?:[.,]\d+)*"
 _CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nhan dan te|\$)"
 _AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
@@ -104,10 +109,15 @@ def entity_lexicon(texts: Iterable[str]) -> Lexicon:
                 names.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
         for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
             syl = fold(text[a:b]).split()  # "UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person
-            cut = next((i for i in range(len(syl)) if syl[i] in SURNAMES and 3 <= len(syl) - i <= 4), len(syl))
+            cut = next((i for i in range(len(syl)) if _person_like(syl[i:])), len(syl))
             if cut:
                 places.add(" ".join(syl[:cut]))
     return Lexicon(frozenset(names), frozenset(places))
+
+
+def _person_like(syllables: list[str]) -> bool:
+    """Folded syllables that read as a Vietnamese person's full name: a surname and two or three more."""
+    return 3 <= len(syllables) <= 4 and syllables[0] in SURNAMES
 
 
 def question_entities(question: str, lexicon: Lexicon) -> list[str]:
@@ -157,8 +167,11 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Que
     while right and right[0] in SLOT_GLUE:
         right = right[1:]
     head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
-    plural = re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,3}(?:nao|gi)\b", folded) is not None
-    return Question(question, folded, qwords, classify(question), entities, {w: idf("~" + w) for w in content},
+    plural = re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,4}(?:nao|gi)\b", folded) is not None
+    kind = classify(question)
+    if kind == "title":  # "giữ chức vụ" says what is asked; the sentence says "Phó Bí thư Thành ủy Đào Đức Toàn"
+        content = [w for w in content if w not in TITLE_WORDS]
+    return Question(question, folded, qwords, kind, entities, {w: idf("~" + w) for w in content},
                     left, right, head, plural)
 
 
@@ -224,7 +237,9 @@ def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozen
     elif q.kind == "person":
         spans = _people(sent, places)
     elif q.kind == "place":
-        spans = _named_after(_PLACE_HEAD, sent, folded)
+        spans = _places(q, sent, folded, places)
+    elif q.kind == "title":
+        spans = _titles(q, sent, folded)
     elif q.kind == "organisation":
         spans = _organisations(sent, folded) + _acronyms(sent)
     else:
@@ -233,6 +248,8 @@ def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozen
         spans += _named_after(re.escape(q.head), sent, folded, keep_head=True)
         spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
+    if q.head and q.kind == "organisation":  # "công ty nào": a company, not the factory next to it
+        spans = [s for s in spans if _contains(folded[s[0]:s[1]], q.head)] or spans
     if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
         return Short(*(_between(q, folded) or (0, len(folded))), typed=False)
     if not spans:
@@ -313,6 +330,40 @@ def _people(sent: str, places: frozenset[str]) -> list[tuple[int, int]]:
         elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1) and (len(syl) > 1 or not has_diacritics(m.group())):
             other.append(m.span())
     return [s for s in vietnamese or other if fold(sent[s[0]:s[1]]) not in places]
+
+
+def _titles(q: Question, sent: str, folded: str) -> list[tuple[int, int]]:
+    """The post written next to the person the question names, in a list item cut by ";" or ":": before the
+    name ("Phó Bí thư Thành ủy Đào Đức Toàn") or, when nothing capitalised precedes it, after it
+    ("Phạm Sĩ Lợi, Phó Bí thư, Chủ tịch HĐND tỉnh")."""
+    out = []
+    for e in q.entities:
+        at = _find(folded, e)
+        if at < 0 or len(e.split()) < 2:
+            continue
+        a = max(folded.rfind(";", 0, at), folded.rfind(":", 0, at)) + 1
+        a = max([a] + [m.end() for m in re.finditer(r"\b(?:co|gom|la|cua)\s", folded[:at]) if m.start() >= a])
+        before = regex.search(r"\p{Lu}.*", sent[a:at].rstrip(" ,"))
+        if before:
+            out.append((a + before.start(), a + before.end()))
+            continue
+        b = min([i for i in (folded.find(";", at), folded.find(".", at + len(e))) if i >= 0], default=len(folded))
+        after = sent[at + len(e):b].strip(" ,")
+        if after[:1].isupper():
+            out.append((sent.index(after, at + len(e)), sent.index(after, at + len(e)) + len(after)))
+    return out
+
+
+def _places(q: Question, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
+    """Names after a place word, the one the question asks for when it names one ("huyện nào" -> huyện Mê
+    Linh), else any; and names the corpus knows as places (Hà Nam, written without "tỉnh"). A person's full
+    name after "tỉnh" (Chủ tịch HĐND tỉnh Trần Văn Vinh) is not a place."""
+    asked = re.search(rf"\b({_PLACE_WORDS}) nao\b", q.folded)
+    spans = [s for s in _named_after(re.escape(asked.group(1)) if asked else _PLACE_HEAD, sent, folded)
+             if not _person_like(fold(sent[s[0]:s[1]]).split())]
+    if asked and spans:
+        return spans
+    return spans + [m.span() for m in _CAP_RUN.finditer(sent) if fold(m.group()) in places and m.span() not in spans]
 
 
 def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
@@ -397,6 +448,8 @@ def _between(q: Question, folded: str) -> tuple[int, int] | None:
     lo, hi = _slot(q, folded)
     if lo is None and hi is None:
         return None
+    if lo is not None and hi is not None and set(folded[lo:hi].split()) <= SLOT_GLUE:
+        lo, hi = _echo_end(q.right, folded, hi), None  # "những lĩnh vực có thể … sau hội nghị là | văn hóa…"
     brk, most = (_LIST_BREAK, 2 * MAX_SLOT_WORDS) if q.plural else (_CLAUSE_BREAK, MAX_SLOT_WORDS)
     if lo is None:  # the question word opens the question: the answer ends the clause before the echo
         cut = max((m.end() for m in brk.finditer(folded, 0, hi)), default=0)
@@ -404,12 +457,24 @@ def _between(q: Question, folded: str) -> tuple[int, int] | None:
     elif hi is None or hi - lo > 0 and len(folded[lo:hi].split()) > most:
         m = brk.search(folded, lo + 1)
         hi = min(m.start() if m else len(folded), _word_end(folded, lo, most))
+        listed = _LIST.match(folded, lo)  # "công nghiệp, du lịch và dịch vụ": a list the comma does not end
+        if listed and listed.end() > hi:
+            hi = listed.end()
     if q.head and folded[:lo].rstrip().endswith(q.head):  # "vành đai nào" -> "vành đai 5", not "5"
         lo = len(folded[:lo].rstrip()) - len(q.head)
     piece = folded[lo:hi]
     lead = re.match(r"\s*(?:(?:la|rang|do|boi)\s+)*", piece).end()
     a, b = lo + lead, lo + len(piece.rstrip(" ,.;:"))
     return (a, b) if b > a else None
+
+
+def _echo_end(words: list[str], folded: str, at: int) -> int:
+    """Where the longest echo of `words` starting at `at` ends."""
+    for n in range(len(words), 0, -1):
+        phrase = " ".join(words[:n])
+        if _find(folded, phrase, at) == at:
+            return at + len(phrase)
+    return at
 
 
 def _word_start(text: str, end: int, n: int) -> int:
