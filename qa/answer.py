@@ -47,6 +47,7 @@ WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao",
 SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
+ECHO_WINDOW = 60  # characters before an echo of the question's words that tell its occurrences apart
 TITLE_WORDS = {"giu", "chuc", "vu", "danh", "cuong", "vi", "nhiem"}
 TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
 SUBJECT_MENTIONS = 3
@@ -422,12 +423,14 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
     """Where the answer should sit in the sentence: after the echo of the words before the question word
     and before the echo of the words after it. Either end is None when the sentence does not echo it."""
     lo = hi = None
+    names = {w for e in q.entities for w in e.split()}  # named everywhere in an answer sentence: no help here
     for drop in range(min(len(q.left), 4) if q.plural else 1):  # "những cơ sở nào": the noun may be missing
         left = q.left[:len(q.left) - drop]
         for n in range(min(len(left), 5), 0, -1):
             if n == 1 and left[-1] in QUESTION_WORDS:
                 break
-            at = _find(folded, " ".join(left[-n:]))
+            phrase = " ".join(left[-n:])  # "trong lĩnh vực nào": which "lĩnh vực" of the sentence
+            at = _best_echo(folded, phrase, set(left[:-n]) - QUESTION_WORDS - SLOT_GLUE - names)
             if at >= 0:
                 lo = at + len(" ".join(left[-n:]))
                 break
@@ -441,6 +444,18 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
             hi = at
             break
     return lo, hi
+
+
+def _best_echo(folded: str, phrase: str, context: set[str]) -> int:
+    """Where `phrase` occurs in the sentence; of several occurrences ("trong lĩnh vực đào tạo… trong lĩnh vực
+    thể thao"), the one whose preceding words hold most of `context` (the question's other words before it)."""
+    best, best_fit, at = -1, -1, _find(folded, phrase)
+    while at >= 0:
+        fit = len(context & set(folded[max(0, at - ECHO_WINDOW):at].split()))
+        if fit > best_fit:
+            best, best_fit = at, fit
+        at = _find(folded, phrase, at + 1)
+    return best
 
 
 def _between(q: Question, folded: str) -> tuple[int, int] | None:

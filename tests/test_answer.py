@@ -36,6 +36,18 @@ def short(question: str, sentence: str, article: str = "") -> str | None:
     ("Hai bên hoàn chỉnh quy hoạch tuyến đường vành đai nào?",
      "Hai bên hoàn chỉnh quy hoạch đường Vành đai 5, xác minh các tuyến đường vành đai nằm trên địa bàn tỉnh.",
      "Vành đai 5"),
+    ("Đào Đức Toàn giữ chức vụ gì ở Hà Nội?", "Về phía Hà Nội còn có Ủy viên Trung ương Đảng, Chủ tịch UBND thành phố "
+     "Nguyễn Đức Chung; Phó Bí thư Thành ủy Đào Đức Toàn; các đồng chí Ủy viên Ban Thường vụ.", "Phó Bí thư Thành ủy"),
+    ("Vĩnh Phúc đặt mục tiêu trở thành tỉnh gì?", "Mục tiêu của Vĩnh Phúc là trở thành tỉnh công nghiệp, du lịch và "
+     "dịch vụ của vùng, trong đó công nghiệp là nền tảng.", "công nghiệp, du lịch và dịch vụ"),  # a list "A, B và C"
+    ("Những lĩnh vực nào có thể đẩy mạnh hợp tác ngay sau hội nghị?", "Những lĩnh vực có thể đẩy mạnh hợp tác ngay "
+     "sau hội nghị là văn hóa, thể thao và du lịch.", "văn hóa, thể thao và du lịch"),  # "X là Y": after the echo
+    ("Công ty nào được mở rộng nhà máy nước sông Đà?", "Tạo điều kiện để Tổng Công ty Vinaconex mở rộng Nhà máy nước "
+     "sạch sông Đà.", "Công ty Vinaconex"),
+    ("Hà Nội giúp Hòa Bình huấn luyện vận động viên trong lĩnh vực nào?", "Hà Nội hỗ trợ Hòa Bình trong lĩnh vực đào "
+     "tạo; tập huấn vận động viên thành tích cao trong lĩnh vực thể thao.", "lĩnh vực thể thao"),  # which "lĩnh vực"
+    ("Lãnh đạo huyện nào tham dự?", "Tham dự có Chủ tịch HĐND tỉnh Trần Văn Vinh và lãnh đạo huyện Mê Linh.",
+     "Mê Linh"),  # the place word asked; a person after "tỉnh" is no place
     ("Hòa Bình đề xuất tiếp nhận những cơ sở nào?",
      "Tỉnh đề xuất tiếp nhận các trường học, bệnh viện, nhà máy trong quá trình di dời.",
      "các trường học, bệnh viện, nhà máy trong quá trình di dời"),  # a list: commas do not end it
