@@ -225,6 +225,7 @@ def page(lib: Library) -> gr.Blocks:
                   concurrency_limit=None)
         clear.click(lambda: ([], sources(None, lib.index)), None, [chatbot, panel], api_visibility="private")
         add.click(upload, files, [status, total], api_visibility="private")
+        demo.load(count, None, total, api_visibility="private")  # another tab may have added articles
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
     return demo
 
