@@ -38,7 +38,8 @@ def default_index(settings: Settings | None = None) -> Index:
         return _default
 
 
-def open_index(settings: Settings, folder: str | Path | None = None, progress: bool = False) -> Index:
+def open_index(settings: Settings, folder: str | Path | None = None, progress: bool = False,
+               jsonl: str | Path | None = None, limit: int | None = None) -> Index:
     """The index at `settings.index_dir`, kept in step with the folder it indexes.
 
     The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
@@ -46,7 +47,13 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
     changed folder or setting rebuilds. An index built from records, or whose
     folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
     is rebuilt): nothing a user indexed is replaced behind their back.
+
+    With `jsonl` (a .jsonl or .jsonl.gz file of records), the index is brought in step with its first
+    `limit` records instead; it is then used as it is until indexed again. Either way only chunks whose
+    content changed are embedded.
     """
+    if jsonl is not None:
+        return open_or_build(settings.index_dir, corpus.read_jsonl(jsonl, limit), settings, progress)
     try:
         manifest = read_manifest(settings.index_dir)
     except IndexProblem:
@@ -60,7 +67,7 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
         elif settings.index_dir != Settings().index_dir or manifest.get("format") == FORMAT:
             return _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
     folder = Path(folder or settings.corpus_dir)
-    docs = corpus.read_folder(folder)
+    docs = corpus.read_folder(folder)[:limit]
     if settings.uploads_dir().is_dir():  # documents added through the page
         docs = corpus.unique(docs + corpus.read_folder(settings.uploads_dir()))
     return open_or_build(settings.index_dir, docs, settings, progress, source=folder)

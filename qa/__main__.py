@@ -1,4 +1,4 @@
-"""Command line: python -m qa index [FOLDER] | search "…" | ask "…"  (--json for machines)."""
+"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | search "…" | ask "…"  (--json for machines)."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     p_index = sub.add_parser("index", help="build or refresh the index of a folder of .txt/.md articles")
     p_index.add_argument("folder", nargs="?", type=Path,
                          help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
+    p_index.add_argument("--jsonl", type=Path, help="index a .jsonl(.gz) file of {id, title, text} records instead")
+    p_index.add_argument("--limit", type=int, help="only the first N documents")
     for name in ("search", "ask"):
         p = sub.add_parser(name, help=f"{name} the index")
         p.add_argument("question")
@@ -32,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
         settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index)
-        idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index")
+        if args.command == "index" and args.limit is not None and args.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index",
+                         jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
         if args.command == "index":
             m = idx.manifest
             print(f"indexed {m['documents']} documents, {m['chunks']} chunks with {m['model']} at {idx.path}")

@@ -30,6 +30,7 @@ class Settings:
     answer_hits: int = 10  # top hits whose sentences the answerer reads
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
     batch_size: int = 32
+    checkpoint_chunks: int = 512  # chunks embedded between two checkpoints of an indexing run
     threads: int = 0  # torch threads; 0 keeps torch's default
     max_question_chars: int = 2000  # longer questions are cut, not refused
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked

@@ -4,7 +4,9 @@ Bad files (empty, binary, not UTF-8) are skipped with a warning naming them; the
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -55,6 +57,30 @@ def decode(data: bytes) -> str:
     if not text.strip():
         raise ValueError(EMPTY)
     return text
+
+
+def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
+    """The first `limit` (default: all) records of a .jsonl or .jsonl.gz file, one {"id", "title", "text"}
+    object a line; lines that are not JSON objects are skipped with a warning."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"not a file: {path}")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    records = []
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if limit is not None and len(records) >= limit:
+                    break
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        log.warning("skipped line %d of %s: not JSON", n, path)
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    return from_records(records)
 
 
 def from_records(records: Iterable[dict]) -> list[Document]:

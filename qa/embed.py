@@ -60,3 +60,9 @@ def encode(model, texts: list[str], kind: str, batch_size: int = 32, progress: b
     out = np.empty_like(vecs, dtype=np.float32)
     out[order] = vecs
     return out
+
+
+def count_tokens(model, texts: list[str]) -> int:
+    """Tokens the model reads for `texts` (special tokens included, cut at its maximum length)."""
+    enc = model.tokenizer([canonical(t) for t in texts], truncation=True, max_length=model.max_seq_length)
+    return sum(len(ids) for ids in enc["input_ids"])

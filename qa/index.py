@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 from scipy import sparse
+from tqdm import tqdm
 
 from . import answer as answerer
 from . import bm25 as bm25_mod
@@ -32,6 +34,8 @@ from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
 FORMAT = 2
+KEY_BYTES = 16  # of a chunk's content hash
+CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 MODES = ("hybrid", "bm25", "dense")
 NO_INDEX = "no index yet"
 
@@ -165,23 +169,79 @@ class Index:
         return path
 
 
-def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None) -> Index:
-    """Chunk, tokenise and embed `docs` into a new in-memory index; `source` is the folder they came from."""
+def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None,
+          known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None) -> Index:
+    """Chunk, tokenise and embed `docs` into a new in-memory index; `source` is the folder they came from.
+
+    Chunks whose content hash is in `known` (vectors of an earlier build with the same model) are not
+    embedded again. With a `checkpoint` folder, every finished batch is written there first, so a run that
+    is interrupted resumes where it stopped."""
     t0 = time.perf_counter()
     chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
     model = embed.load_model(settings)
-    vecs = _embed(model, chunks, settings, progress)
+    vecs = _embed(model, chunks, settings, progress, known, checkpoint, len(docs))
     return _assemble(settings, docs, chunks, vecs, {
         "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
         "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
         "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
 
 
-def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = False) -> np.ndarray:
-    texts = [_indexed_text(c) for c in chunks]
-    if not texts:
-        return np.zeros((0, embed.dimension(model)), np.float32)
-    return embed.encode(model, texts, "passage", settings.batch_size, progress)
+def chunk_key(c: Chunk) -> bytes:
+    """The content hash of what a chunk's vector is computed from."""
+    return hashlib.sha1(_indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
+
+
+def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = False,
+           known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None, n_docs: int = 0) -> np.ndarray:
+    """Vectors of `chunks`, reusing `known` ones and those a previous, interrupted run left in `checkpoint`;
+    the others are embedded longest first (batches of similar lengths pad least)."""
+    dim = embed.dimension(model)
+    known = dict(known or {})
+    if checkpoint is not None:
+        known.update(read_checkpoint(checkpoint, settings.embed_model, dim))
+    keys = [chunk_key(c) for c in chunks]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
+    bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
+               desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)")
+    tokens, t0 = 0, time.perf_counter()
+    for s in range(0, len(todo), settings.checkpoint_chunks):
+        part = todo[s:s + settings.checkpoint_chunks]
+        texts = [_indexed_text(chunks[i]) for i in part]
+        vecs = embed.encode(model, texts, "passage", settings.batch_size)
+        if checkpoint is not None:
+            write_checkpoint(checkpoint, settings.embed_model, [keys[i] for i in part], vecs)
+        known.update(zip((keys[i] for i in part), vecs))
+        if progress:
+            tokens += embed.count_tokens(model, texts)
+            bar.update(len(part))
+            bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
+    bar.close()
+    return np.stack([known[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
+
+
+def write_checkpoint(folder: Path, model: str, keys: list[bytes], vecs: np.ndarray) -> None:
+    """One finished batch of an indexing run, written atomically (a torn file is never read back)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder, _model_tag(model), ".npz",
+                  _npz(keys=np.frombuffer(b"".join(keys), dtype=f"S{KEY_BYTES}"), vectors=vecs.astype(np.float32)))
+
+
+def read_checkpoint(folder: Path, model: str, dim: int) -> dict[bytes, np.ndarray]:
+    """Vectors that a previous run with the same model left behind; a damaged batch is skipped."""
+    out: dict[bytes, np.ndarray] = {}
+    for f in sorted(folder.glob(f"{_model_tag(model)}-*.npz")) if folder.is_dir() else []:
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                keys, vecs = z["keys"], z["vectors"]
+            if vecs.shape[1:] == (dim,) and len(keys) == len(vecs):
+                out.update(zip(keys.tolist(), vecs))
+        except Exception:  # noqa: BLE001 - whatever is wrong with it, those chunks are embedded again
+            log.warning("ignored a damaged checkpoint file %s", f)
+    return out
+
+
+def _model_tag(model: str) -> str:
+    return "emb-" + hashlib.sha1(model.encode()).hexdigest()[:8]
 
 
 def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vecs: np.ndarray, manifest: dict,
@@ -239,9 +299,24 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
         why = str(e)
     if why != NO_INDEX:
         log.warning("rebuilding the index at %s: %s", path, why)
-    idx = build(docs, settings, progress, source)
+    checkpoint = Path(path) / CHECKPOINT
+    idx = build(docs, settings, progress, source, previous_vectors(path, settings), checkpoint)
     idx.save(path)
+    shutil.rmtree(checkpoint, ignore_errors=True)
     return idx
+
+
+def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
+    """The vectors of the index at `path` by chunk content hash, when it is readable and of the same model:
+    an update embeds only what changed."""
+    try:
+        manifest = read_manifest(path)
+        if not manifest or manifest.get("model") != settings.embed_model:
+            return {}
+        old = load(path, settings)
+    except IndexProblem:
+        return {}
+    return dict(zip(map(chunk_key, old.chunks), old.vectors.reconstruct_n(0, old.vectors.ntotal)))
 
 
 def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
