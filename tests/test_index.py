@@ -2,15 +2,22 @@
 import dataclasses
 import json
 import logging
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 import qa
-from qa.corpus import read_folder
-from qa.index import FORMAT, IndexProblem, load, open_or_build
+from eval.xquad import DEFAULT_PATH as XQUAD
+from qa.corpus import read_folder, read_jsonl
+from qa.index import CHECKPOINT, FORMAT, IndexProblem, chunk_key, load, open_or_build, previous_vectors, read_checkpoint
 
-from .conftest import CARD_QUESTION, SEEDS
+from .conftest import CARD_QUESTION, ROOT, SEEDS
 
 
 def test_manifest_records_how_the_index_was_built(seed_index, settings):
@@ -132,3 +139,64 @@ def test_an_index_of_an_older_format_is_rebuilt_from_its_folder(settings, seed_i
     with caplog.at_level(logging.WARNING, "qa"):
         idx = qa.open_index(dataclasses.replace(settings, index_dir=copy))
     assert "format 1" in caplog.text and idx.manifest["format"] == FORMAT and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
+
+
+def test_read_jsonl_takes_the_first_records_and_skips_bad_lines(tmp_path, caplog):
+    import gzip
+
+    lines = ['{"id": "a", "title": "Tin A", "text": "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng."}', "{not json",
+             '{"id": "b", "text": "Vĩnh Phúc thu ngân sách 30.000 tỷ đồng."}', '{"id": "c", "text": ""}']
+    path = tmp_path / "news.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    with caplog.at_level(logging.WARNING, "qa"):
+        docs = read_jsonl(path)
+    assert [d.id for d in docs] == ["a", "b"] and docs[0].title == "Tin A" and "line 2" in caplog.text
+    assert [d.id for d in read_jsonl(path, limit=1)] == ["a"]
+    with pytest.raises(ValueError, match="not a file"):
+        read_jsonl(tmp_path / "none.jsonl")
+    with pytest.raises(ValueError, match="limit"):
+        read_jsonl(path, limit=0)
+
+
+def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp_path):
+    docs = read_folder(SEEDS)
+    changed = dataclasses.replace(docs[0], text=docs[0].text + "\nHà Nội hỗ trợ Hòa Bình 2 tỷ đồng làm đường.")
+    new_docs = [changed] + docs[1:3]  # one changed, two kept, two removed
+    known = previous_vectors(settings.index_dir, settings)
+    idx = qa.index.build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
+    embedded = set(read_checkpoint(tmp_path / "ck", settings.embed_model, 384))
+    fresh = {chunk_key(c) for c in idx.chunks} - set(known)
+    assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
+    old = dict(zip(map(chunk_key, seed_index.chunks), seed_index.vectors.reconstruct_n(0, seed_index.vectors.ntotal)))
+    kept = [(i, chunk_key(c)) for i, c in enumerate(idx.chunks) if chunk_key(c) in old]
+    assert len(kept) == len(idx.chunks) - len(fresh)
+    assert all((idx.vectors.reconstruct(i) == old[k]).all() for i, k in kept)
+    assert idx.ask("Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền làm đường?").text == "2 tỷ đồng"
+
+
+def test_an_interrupted_index_run_resumes_without_redoing_finished_batches(tmp_path):
+    from eval.xquad import read_xquad
+
+    if not XQUAD.exists():
+        pytest.skip(f"{XQUAD} is not on this machine")
+    docs, _ = read_xquad(XQUAD)
+    source = tmp_path / "docs.jsonl"
+    source.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs[:120]), encoding="utf-8")
+    env = {**os.environ, "QA_CHECKPOINT_CHUNKS": "16", "QA_INDEX_DIR": str(tmp_path / "idx")}
+    cmd = [sys.executable, "-m", "qa", "index", "--jsonl", str(source)]
+    run = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / "idx" / CHECKPOINT
+    deadline = time.monotonic() + 240
+    while len(list(partial.glob("*.npz"))) < 3 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert len(list(partial.glob("*.npz"))) >= 3, "the run ended before it could be interrupted"
+    assert not (tmp_path / "idx" / "manifest.json").exists()  # no index was published
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    unchanged = int(re.search(r"\(([\d,]+) unchanged\)", again.stderr).group(1).replace(",", ""))
+    assert unchanged >= 3 * 16
+    idx = load(tmp_path / "idx")
+    assert len(idx.docs) == 120 and not partial.exists()
