@@ -60,6 +60,7 @@ class Index:
         self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
         self._lock = threading.Lock()
         self._folded: dict[str, str] = {}
+        dense.tune(self.vectors, self.settings.hnsw_ef_search)
 
     # -- query path ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
@@ -253,8 +254,8 @@ def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vec
     manifest = {**manifest, "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
-    return Index(settings, docs, chunks, spans, bm, dense.build(vecs), answerer.entity_lexicon(d.text for d in docs),
-                 manifest)
+    vectors = dense.build(vecs, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
+    return Index(settings, docs, chunks, spans, bm, vectors, answerer.entity_lexicon(d.text for d in docs), manifest)
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:

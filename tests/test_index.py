@@ -200,3 +200,17 @@ def test_an_interrupted_index_run_resumes_without_redoing_finished_batches(tmp_p
     assert unchanged >= 3 * 16
     idx = load(tmp_path / "idx")
     assert len(idx.docs) == 120 and not partial.exists()
+
+
+def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
+    import faiss
+
+    small = dataclasses.replace(settings, hnsw_min_chunks=10)  # the seeds' 63 chunks count as "large" here
+    known = previous_vectors(settings.index_dir, settings)
+    idx = qa.index.build(read_folder(SEEDS), small, known=known)
+    assert isinstance(idx.vectors, faiss.IndexHNSW) and isinstance(seed_index.vectors, faiss.IndexFlat)
+    assert idx.search(CARD_QUESTION, 3, "dense") == seed_index.search(CARD_QUESTION, 3, "dense")
+    idx.save(tmp_path / "hnsw")
+    again = load(tmp_path / "hnsw", small)
+    assert isinstance(again.vectors, faiss.IndexHNSW) and again.vectors.hnsw.efSearch == small.hnsw_ef_search
+    assert again.ask(CARD_QUESTION).text == "3 tỷ đồng"
