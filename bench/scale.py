@@ -1,0 +1,185 @@
+"""Indexing and serving the news archive: one table, each measure beside its baseline from the same run.
+
+    .venv/bin/python bench/scale.py [--jsonl ../shared/data/vn_news.jsonl.gz] [--limit 300] [--queries 100]
+                                    [--index out/bench-scale] [--reuse]
+
+Indexes the first --limit articles at --index (with --reuse, an index already there is measured as it is,
+e.g. one built by `python -m qa index --jsonl … --limit 5000`), then measures index time and embedding
+speed, size on disk, load time and memory of a fresh process, and warm query latency (the query's
+embedding included) for BM25, dense and hybrid. Baselines: BM25 scoring by rank-bm25 (the reference
+formula) and bm25s on the same tokens; exact (flat) dense search beside an HNSW graph over the same
+vectors, with HNSW's recall@10 against exact. Queries are the titles of the articles that follow the
+indexed ones (news-like questions the index has not seen). Timings on shared machines are noisy: read the
+ratios. Not a test; tests/test_bench.py runs it on a small slice so it keeps working.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import qa  # noqa: E402
+from qa import dense, embed  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.corpus import read_jsonl  # noqa: E402
+from qa.index import _assemble, _embed, _indexed_text  # noqa: E402
+from qa.split import chunk  # noqa: E402
+from qa.normalise import terms  # noqa: E402
+
+NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
+
+
+def ms(fn, queries) -> list[float]:
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def build(docs, settings: Settings, path: Path) -> dict:
+    """Index `docs` at `path` step by step, timing the embedding apart from the rest."""
+    t0 = time.perf_counter()
+    chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
+    model = embed.load_model(settings)
+    t1 = time.perf_counter()
+    vecs = _embed(model, chunks, settings, progress=True, n_docs=len(docs))
+    t2 = time.perf_counter()
+    idx = _assemble(settings, docs, chunks, vecs, {
+        "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
+        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_dir": None}, t0)
+    idx.save(path)
+    tokens = embed.count_tokens(model, [_indexed_text(c) for c in chunks])
+    return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}
+
+
+def fresh_process(path: Path, question: str) -> dict:
+    """Load time and peak memory of a new process: after loading, and after a first hybrid query (model in)."""
+    code = (  # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's at fork, model and all
+        "import json, re, time, qa\n"
+        "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
+        f"t = time.perf_counter(); idx = qa.load({str(path)!r}); load_s = time.perf_counter() - t\n"
+        f"rss = peak(); idx.search({question!r}, 5)\n"
+        "print(json.dumps({'load_s': load_s, 'rss_loaded_mb': rss, 'rss_serving_mb': peak()}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jsonl", type=Path, default=NEWS)
+    ap.add_argument("--limit", type=int, default=300)
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--index", type=Path, default=ROOT / "out" / "bench-scale")
+    ap.add_argument("--reuse", action="store_true", help="measure the index already at --index")
+    ap.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args()
+    if args.limit < 1 or args.queries < 1:
+        sys.exit("error: --limit and --queries must be at least 1")
+    settings = Settings.from_env(index_dir=args.index)
+    try:
+        records = read_jsonl(args.jsonl, args.limit + args.queries)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    docs, questions = records[:args.limit], [d.title for d in records[args.limit:]] or [records[0].title]
+
+    figures: dict = {"machine": f"{__import__('os').cpu_count()} cores", "documents": len(docs)}
+    if args.reuse and (args.index / "manifest.json").exists():
+        manifest = json.loads((args.index / "manifest.json").read_text())
+        figures.update(index_s=manifest["build_seconds"], embed_s=None, tokens=None)
+    else:
+        figures.update(build(docs, settings, args.index))
+    figures["disk_mb"] = sum(f.stat().st_size for f in args.index.iterdir() if f.is_file()) / 1e6
+    figures.update(fresh_process(args.index, questions[0]))
+
+    idx = qa.load(args.index, settings)
+    idx.search(questions[0], 5)  # warm: model loaded
+    figures["chunks"] = len(idx.chunks)
+    lat = {mode: ms(lambda q, m=mode: idx.search(q, 5, m), questions) for mode in qa.MODES}
+    lat["ask"] = ms(idx.ask, questions)
+
+    # BM25 scoring alone, the same tokens: ours (sparse, precomputed weights) vs rank-bm25 and bm25s
+    from rank_bm25 import BM25Okapi
+
+    tokens = [terms(_indexed_text(c)) for c in idx.chunks]
+    qtokens = [terms(q) for q in questions]
+    bm = {"qa.bm25": ms(idx.bm25.scores, qtokens), "rank-bm25": ms(BM25Okapi(tokens).get_scores, qtokens)}
+    try:
+        import bm25s
+
+        ref = bm25s.BM25(k1=settings.bm25_k1, b=settings.bm25_b, method="robertson")
+        ref.index(tokens, show_progress=False)
+        bm["bm25s"] = ms(ref.get_scores, qtokens)
+    except ImportError:
+        pass
+
+    # exact vs HNSW over the same vectors and query embeddings
+    vecs = idx.vectors.reconstruct_n(0, idx.vectors.ntotal)
+    flat = dense.build(vecs, hnsw_min=len(vecs) + 1)
+    t = time.perf_counter()
+    hnsw = dense.build(vecs, 0, settings.hnsw_m, settings.hnsw_ef_construction)
+    figures["hnsw_build_s"] = time.perf_counter() - t
+    dense.tune(hnsw, settings.hnsw_ef_search)
+    qv = embed.encode(idx.model(), questions, "query")
+    k = min(10, len(vecs))
+    exact = [set(dense.top(flat, v, k)) for v in qv]
+    approx = [set(dense.top(hnsw, v, k)) for v in qv]
+    figures["hnsw_recall@10"] = float(np.mean([len(a & e) / len(e) for a, e in zip(approx, exact)]))
+    ann = {"flat": ms(lambda v: dense.top(flat, v, 50), qv), "hnsw": ms(lambda v: dense.top(hnsw, v, 50), qv)}
+
+    figures["latency_ms"] = {name: {"p50": statistics.median(v), "p95": p(v, 95)}
+                             for name, v in {**lat, **{f"bm25 scoring, {n}": v for n, v in bm.items()},
+                                             **{f"dense search, {n}": v for n, v in ann.items()}}.items()}
+    print(table(figures))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+
+
+def table(f: dict) -> str:
+    lat = f["latency_ms"]
+
+    def row(name, key, base=None):
+        r = lat[key]
+        ratio = f"{lat[base]['p50'] / r['p50']:.1f}× faster than {base.split(', ')[-1]}" if base else ""
+        return f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} | {ratio} |"
+
+    tps = f"{f['tokens'] / f['embed_s']:,.0f}" if f.get("embed_s") else "–"
+    lines = [
+        f"corpus: {f['documents']:,} articles, {f['chunks']:,} chunks ({f['machine']})",
+        "", "| measure | value |", "|---|---|",
+        f"| index time (s) | {f['index_s']:.1f} |",
+        f"| embedding only (s) | {f['embed_s']:.1f} |" if f.get("embed_s") else "| embedding only (s) | – |",
+        f"| embedding speed (tokens/s) | {tps} |",
+        f"| index size on disk (MB) | {f['disk_mb']:.1f} |",
+        f"| load time, fresh process (s) | {f['load_s']:.2f} |",
+        f"| memory after load / after the first query (MB) | {f['rss_loaded_mb']:.0f} / {f['rss_serving_mb']:.0f} |",
+        f"| HNSW build (s), recall@10 vs exact | {f['hnsw_build_s']:.1f}, {f['hnsw_recall@10']:.3f} |",
+        "", "| query (warm, ms) | p50 | p95 | vs baseline |", "|---|---|---|---|",
+        row("search, BM25 only", "bm25"), row("search, dense only (embeds the query)", "dense"),
+        row("search, hybrid", "hybrid"), row("ask (hybrid + answer)", "ask"),
+        row("BM25 scoring, rank-bm25 (baseline)", "bm25 scoring, rank-bm25"),
+        row("BM25 scoring, qa.bm25", "bm25 scoring, qa.bm25", "bm25 scoring, rank-bm25"),
+    ]
+    if "bm25 scoring, bm25s" in lat:
+        lines.append(row("BM25 scoring, bm25s", "bm25 scoring, bm25s", "bm25 scoring, rank-bm25"))
+    lines += [row("dense search, exact/flat (baseline)", "dense search, flat"),
+              row("dense search, HNSW", "dense search, hnsw", "dense search, flat")]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
