@@ -1,11 +1,17 @@
 """Okapi BM25 on a sparse matrix: the per-(chunk, term) weights are computed at index time, so a query
 is a sum of a few columns. Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
 tests use as the reference.
+
+Terms are kept as sorted 64-bit hashes rather than strings: a vocabulary of millions of syllables and
+bigrams loads as one array and is looked up with a binary search (two terms sharing a hash, odds about
+1e-7 at 5 million terms, would share a column).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+
+import hashlib
 
 import numpy as np
 from scipy import sparse
@@ -15,7 +21,7 @@ EPSILON = 0.25  # rank-bm25: negative idf is replaced by EPSILON * mean idf
 
 @dataclass
 class BM25:
-    vocab: dict[str, int]
+    terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; column j of `weights` is term terms[j]
     weights: sparse.csc_matrix  # (chunks, terms)
 
     @classmethod
@@ -35,11 +41,13 @@ class BM25:
         norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
         w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[np.asarray(rows, dtype=np.int64)])
         weights = sparse.csc_matrix((w, (rows, cols)), shape=(n, len(vocab)), dtype=np.float32)
-        return cls(vocab, weights)
+        hashes = term_hashes(list(vocab))
+        order = np.argsort(hashes, kind="stable")
+        return cls(hashes[order], weights[:, order].tocsc())
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
-        ids = [self.vocab[t] for t in query if t in self.vocab]
+        ids = self.columns(query)
         if not ids:
             return np.zeros(self.weights.shape[0], dtype=np.float32)
         counts = Counter(ids)
@@ -49,11 +57,20 @@ class BM25:
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
-        j = self.vocab.get(term)
-        if j is None:
+        found = self.columns([term])
+        if not found:
             return 0.0
+        j = found[0]
         n, df = self.weights.shape[0], self.weights.indptr[j + 1] - self.weights.indptr[j]
         return float(np.log((n - df + 0.5) / (df + 0.5)))
+
+    def columns(self, query: list[str]) -> list[int]:
+        """The columns of the query's terms that occur in the corpus, in query order (repeats kept)."""
+        if not query or not len(self.terms):
+            return []
+        h = term_hashes(query)
+        pos = np.minimum(np.searchsorted(self.terms, h), len(self.terms) - 1)
+        return pos[self.terms[pos] == h].tolist()
 
     def top(self, query: list[str], n: int) -> list[int]:
         """Indices of the n best chunks with a positive score, best first."""
@@ -70,3 +87,9 @@ def okapi_idf(n: int, df: np.ndarray) -> np.ndarray:
     if len(idf):
         idf[idf < 0] = EPSILON * idf.mean()
     return idf
+
+
+def term_hashes(terms: list[str]) -> np.ndarray:
+    """Stable 64-bit hashes of terms (Python's hash() changes from one process to the next)."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little")
+                        for t in terms), dtype=np.uint64, count=len(terms))

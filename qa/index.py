@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
-FORMAT = 2
+FORMAT = 3
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 MODES = ("hybrid", "bm25", "dense")
@@ -44,11 +45,34 @@ class IndexProblem(ValueError):
     """An index that cannot be used (missing, damaged, or built differently); the message is one line."""
 
 
+class ChunkTable(Sequence):
+    """The chunks of an index as three arrays (document, start, end) over the documents' text; a `Chunk` is
+    made when one is asked for, so a large index holds no second copy of every passage."""
+
+    def __init__(self, docs: list[Document], doc: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.docs, self.doc, self.start, self.end = docs, doc.astype(np.int32), start.astype(np.int64), end.astype(np.int64)
+
+    @classmethod
+    def of(cls, docs: list[Document], chunks: list[Chunk]) -> "ChunkTable":
+        pos = {d.id: i for i, d in enumerate(docs)}
+        return cls(docs, np.asarray([pos[c.doc_id] for c in chunks], dtype=np.int32),
+                   np.asarray([c.start for c in chunks], dtype=np.int64), np.asarray([c.end for c in chunks], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        d, a, b = self.docs[self.doc[i]], int(self.start[i]), int(self.end[i])
+        return Chunk(d.id, d.title, d.text[a:b], a, b)
+
+
 @dataclass
 class Index:
     settings: Settings
     docs: list[Document]
-    chunks: list[Chunk]
+    chunks: ChunkTable
     sentence_spans: list[np.ndarray]  # per document, (n, 2) sentence offsets
     bm25: bm25_mod.BM25
     vectors: faiss.Index
@@ -122,7 +146,8 @@ class Index:
         questions being answered from it are not disturbed; `save` the new one to keep it."""
         t0 = time.perf_counter()
         replaced = {d.id for d in docs}
-        kept = [i for i, c in enumerate(self.chunks) if c.doc_id not in replaced]
+        gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
+        kept = np.flatnonzero(~gone[self.chunks.doc]) if len(self.docs) else np.zeros(0, np.int64)
         new_chunks = [c for d in docs for c in chunk(d, self.settings.chunk_size, self.settings.chunk_overlap)]
         vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept],
                                _embed(self.model(), new_chunks, self.settings)])
@@ -146,16 +171,13 @@ class Index:
                 json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) for d in self.docs
             ).encode()),
             "chunks": _atomic_write(path, "chunks", ".npz", _npz(
-                doc=np.asarray([self._doc_pos[c.doc_id] for c in self.chunks], dtype=np.int32),
-                start=np.asarray([c.start for c in self.chunks], dtype=np.int64),
-                end=np.asarray([c.end for c in self.chunks], dtype=np.int64),
+                doc=self.chunks.doc, start=self.chunks.start, end=self.chunks.end,
                 sent_count=np.asarray([len(s) for s in self.sentence_spans], dtype=np.int64),
                 sentences=np.concatenate(self.sentence_spans).astype(np.int64) if self.docs else np.zeros((0, 2), np.int64))),
             "bm25": _atomic_write(path, "bm25", ".npz", _npz(
-                data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))),
-            "vocab": _atomic_write(path, "vocab", ".json", json.dumps(
-                {"terms": list(self.bm25.vocab), "entities": sorted(self.lexicon.names),
-                 "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode()),
+                terms=self.bm25.terms, data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))),
+            "lexicon": _atomic_write(path, "lexicon", ".json", json.dumps(
+                {"names": sorted(self.lexicon.names), "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode()),
             "vectors": _atomic_write(path, "vectors", ".faiss", faiss.serialize_index(self.vectors).tobytes()),
         }
         manifest = {**self.manifest, "format": FORMAT, "files": files}
@@ -255,7 +277,8 @@ def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vec
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
     vectors = dense.build(vecs, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
-    return Index(settings, docs, chunks, spans, bm, vectors, answerer.entity_lexicon(d.text for d in docs), manifest)
+    return Index(settings, docs, ChunkTable.of(docs, chunks), spans, bm, vectors,
+                 answerer.entity_lexicon(d.text for d in docs), manifest)
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:
@@ -272,17 +295,16 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
         docs = [Document(**json.loads(line)) for line in raw["docs"].decode("utf-8").splitlines() if line]
         ch = np.load(io.BytesIO(raw["chunks"]), allow_pickle=False)
         bz = np.load(io.BytesIO(raw["bm25"]), allow_pickle=False)
-        vocab_meta = json.loads(raw["vocab"])
-        lexicon = answerer.Lexicon(frozenset(vocab_meta["entities"]), frozenset(vocab_meta["places"]))
+        lex = json.loads(raw["lexicon"])
+        lexicon = answerer.Lexicon(frozenset(lex["names"]), frozenset(lex["places"]))
         vectors = faiss.deserialize_index(np.frombuffer(raw["vectors"], dtype=np.uint8))
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
-    chunks = [Chunk(docs[d].id, docs[d].title, docs[d].text[a:b], int(a), int(b))
-              for d, a, b in zip(ch["doc"], ch["start"], ch["end"])]
+    chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
     bounds = np.cumsum(np.concatenate([[0], ch["sent_count"]]))
     spans = [ch["sentences"][bounds[i]:bounds[i + 1]] for i in range(len(docs))]
     weights = sparse.csc_matrix((bz["data"], bz["indices"], bz["indptr"]), shape=tuple(bz["shape"]))
-    bm = bm25_mod.BM25({t: i for i, t in enumerate(vocab_meta["terms"])}, weights)
+    bm = bm25_mod.BM25(bz["terms"], weights)
     if vectors.ntotal != len(chunks) or weights.shape[0] != len(chunks):
         raise IndexProblem(f"index at {path} is inconsistent (chunk counts differ): rebuild it")
     settings = _settings_of(settings, manifest)
@@ -310,14 +332,20 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
 def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
     """The vectors of the index at `path` by chunk content hash, when it is readable and of the same model:
     an update embeds only what changed."""
-    try:
+    try:  # only the documents, chunks and vectors are read: their layout is the same in every format
         manifest = read_manifest(path)
         if not manifest or manifest.get("model") != settings.embed_model:
             return {}
-        old = load(path, settings)
-    except IndexProblem:
+        files = manifest["files"]
+        docs = [Document(**json.loads(line)) for line in _verified(path, files["docs"]).decode("utf-8").splitlines() if line]
+        ch = np.load(io.BytesIO(_verified(path, files["chunks"])), allow_pickle=False)
+        vectors = faiss.deserialize_index(np.frombuffer(_verified(path, files["vectors"]), dtype=np.uint8))
+        chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
+        if len(chunks) != vectors.ntotal:
+            return {}
+    except (IndexProblem, KeyError, ValueError, OSError, RuntimeError):
         return {}
-    return dict(zip(map(chunk_key, old.chunks), old.vectors.reconstruct_n(0, old.vectors.ntotal)))
+    return dict(zip(map(chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
 
 
 def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
