@@ -8,9 +8,11 @@ model loads with plain `SentenceTransformer(path)`. No hub, no download.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import struct
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -208,3 +210,43 @@ def convert(src: Path, out: Path) -> Path:
 def _write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def ensure_onnx_int8(folder: Path) -> Path:
+    """`folder/onnx/model-int8.onnx`: the model's transformer exported to ONNX and its weights quantised to
+    int8 (onnxruntime's dynamic quantisation, per channel), made once and kept beside the model."""
+    folder = Path(folder)
+    target = folder / "onnx" / "model-int8.onnx"
+    if target.exists():
+        return target
+    if not (folder / "config.json").exists():
+        raise ValueError(f"the onnx-int8 backend needs a local model folder, not {folder}: set QA_EMBED_BACKEND=torch")
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    class Encoder(torch.nn.Module):  # positional inputs in, token states out: what the ONNX graph computes
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    model = AutoModel.from_pretrained(folder).eval()
+    ids = torch.ones((2, 8), dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's and quantiser's advice is for other models
+        logging.disable(logging.WARNING)
+        fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model-int8.onnx"
+        axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                "last_hidden_state": {0: "batch", 1: "tokens"}}
+        torch.onnx.export(Encoder(model), (ids, ids), str(fp32), input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        try:
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            logging.disable(logging.NOTSET)
+        int8.replace(target)
+    return target

