@@ -15,7 +15,7 @@ class Settings:
     """Every tunable of the pipeline; `Settings.from_env()` applies QA_<NAME> variables."""
 
     embed_model: str = DEFAULT_MODEL  # a sentence-transformers name or path; the default needs no hub
-    embed_backend: str = "onnx-int8"  # 2.5x faster than "torch" (fp32) here, XQuAD-vi R@1 within 0.4 points: docs/benchmarks.md
+    embed_backend: str = "onnx-int8"  # 2.7x faster than "torch" (fp32) here, XQuAD-vi R@1 within 0.5 points: docs/benchmarks.md
     cache_dir: Path = Path.home() / ".cache" / "qa"
     index_dir: Path = ROOT / "index" / "default"
     corpus_dir: Path = ROOT / "seeds"

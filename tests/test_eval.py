@@ -59,10 +59,10 @@ def test_seeds_gold_thresholds(seeds_report, metric, op, target):
 
 @pytest.mark.skipif(not XQUAD.exists(), reason=f"{XQUAD} is not on this machine")
 @pytest.mark.parametrize("metric, target", [
-    pytest.param("R@1", 0.95, marks=not_yet("0.945")),
+    pytest.param("R@1", 0.95, marks=not_yet("0.941; 0.945 with the fp32 backend")),
     ("R@5", 0.99),
     pytest.param("answer accuracy", 0.80, marks=not_yet("0.380; the answer's sentence holds the span 0.650")),
-    pytest.param("F1", 0.50, marks=not_yet("0.301")),
+    pytest.param("F1", 0.50, marks=not_yet("0.302")),
 ])
 def test_xquad_targets(xquad_report, metric, target):
     assert xquad_report[metric] >= target, f"{metric} = {xquad_report[metric]}, target >= {target}"
