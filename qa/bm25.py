@@ -8,10 +8,11 @@ bigrams loads as one array and is looked up with a binary search (two terms shar
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-
 import hashlib
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -25,22 +26,23 @@ class BM25:
     weights: sparse.csc_matrix  # (chunks, terms)
 
     @classmethod
-    def fit(cls, docs: list[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
+    def fit(cls, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
+        """Weights for `docs` (token lists, read once: a generator keeps only one in memory at a time)."""
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for i, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                rows.append(i)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                tfs.append(tf)
-        n = len(docs)
-        tf = np.asarray(tfs, dtype=np.float32)
-        cols_a = np.asarray(cols, dtype=np.int64)
+        counts, cols, tfs = array("l"), array("l"), array("f")  # per doc, then per (doc, term): compact
+        for doc in docs:
+            c = Counter(doc)
+            counts.append(len(c))
+            cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
+            tfs.extend(c.values())
+        n = len(counts)
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(counts, dtype=np.int64))
+        cols_a, tf = np.frombuffer(cols, dtype=np.int64), np.frombuffer(tfs, dtype=np.float32)
         idf = okapi_idf(n, np.bincount(cols_a, minlength=len(vocab)).astype(np.float64))
-        lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
+        lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per doc
         norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
-        w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[np.asarray(rows, dtype=np.int64)])
-        weights = sparse.csc_matrix((w, (rows, cols)), shape=(n, len(vocab)), dtype=np.float32)
+        w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[rows])
+        weights = sparse.csc_matrix((w, (rows, cols_a)), shape=(n, len(vocab)), dtype=np.float32)
         hashes = term_hashes(list(vocab))
         order = np.argsort(hashes, kind="stable")
         return cls(hashes[order], weights[:, order].tocsc())

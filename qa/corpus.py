@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
         raise ValueError("limit must be at least 1")
     records = []
     try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8-sig") as f:
             for n, line in enumerate(f, 1):
                 if limit is not None and len(records) >= limit:
                     break
@@ -78,9 +79,12 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
                         records.append(json.loads(line))
                     except ValueError:
                         log.warning("skipped line %d of %s: not JSON", n, path)
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
-    return from_records(records)
+    docs = from_records(records)
+    if not docs:  # indexing nothing would replace a good index with an empty one
+        raise ValueError(f"no documents in {path}: expected one {{\"id\", \"title\", \"text\"}} object a line")
+    return docs
 
 
 def from_records(records: Iterable[dict]) -> list[Document]:

@@ -26,13 +26,8 @@ def model_path(settings: Settings) -> str:
     return settings.embed_model
 
 
-BACKENDS = ("onnx-int8", "torch")
-
-
 @lru_cache(maxsize=4)
 def _load(path: str, threads: int, backend: str = "torch"):
-    if backend not in BACKENDS:
-        raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == "onnx-int8":
         from .convert import ensure_onnx_int8
 

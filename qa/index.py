@@ -147,7 +147,7 @@ class Index:
         t0 = time.perf_counter()
         replaced = {d.id for d in docs}
         gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
-        kept = np.flatnonzero(~gone[self.chunks.doc]) if len(self.docs) else np.zeros(0, np.int64)
+        kept = np.flatnonzero(~gone[self.chunks.doc])
         new_chunks = [c for d in docs for c in chunk(d, self.settings.chunk_size, self.settings.chunk_overlap)]
         vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept],
                                _embed(self.model(), new_chunks, self.settings)])
@@ -204,8 +204,6 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     model = embed.load_model(settings)
     vecs = _embed(model, chunks, settings, progress, known, checkpoint, len(docs))
     return _assemble(settings, docs, chunks, vecs, {
-        "model": settings.embed_model, "backend": settings.embed_backend, "dimension": int(vecs.shape[1]),
-        "chunking": settings.chunking(), "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
         "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
 
 
@@ -246,7 +244,8 @@ def write_checkpoint(folder: Path, settings: Settings, keys: list[bytes], vecs: 
     """One finished batch of an indexing run, written atomically (a torn file is never read back)."""
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder, _embedder_tag(settings), ".npz",
-                  _npz(keys=np.frombuffer(b"".join(keys), dtype=f"S{KEY_BYTES}"), vectors=vecs.astype(np.float32)))
+                  _npz(keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES),  # not "S16":
+                       vectors=vecs.astype(np.float32)))  # numpy strips a bytes string's trailing zeros
 
 
 def read_checkpoint(folder: Path, settings: Settings, dim: int) -> dict[bytes, np.ndarray]:
@@ -256,8 +255,8 @@ def read_checkpoint(folder: Path, settings: Settings, dim: int) -> dict[bytes, n
         try:
             with np.load(f, allow_pickle=False) as z:
                 keys, vecs = z["keys"], z["vectors"]
-            if vecs.shape[1:] == (dim,) and len(keys) == len(vecs):
-                out.update(zip(keys.tolist(), vecs))
+            if vecs.shape[1:] == (dim,) and keys.shape == (len(vecs), KEY_BYTES):
+                out.update(zip(map(bytes, keys), vecs))
         except Exception:  # noqa: BLE001 - whatever is wrong with it, those chunks are embedded again
             log.warning("ignored a damaged checkpoint file %s", f)
     return out
@@ -272,8 +271,11 @@ def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vec
     """An index from documents, their chunks and the chunks' vectors: sentences, BM25 and the lexicon are
     derived here (cheap next to embedding)."""
     spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
-    bm = bm25_mod.BM25.fit([terms(_indexed_text(c)) for c in chunks], settings.bm25_k1, settings.bm25_b)
-    manifest = {**manifest, "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
+    bm = bm25_mod.BM25.fit((terms(_indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
+    manifest = {**manifest, "model": settings.embed_model, "backend": settings.embed_backend,
+                "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
+                "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
+                "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
     vectors = dense.build(vecs, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
@@ -344,9 +346,9 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
         chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
         if len(chunks) != vectors.ntotal:
             return {}
-    except (IndexProblem, KeyError, ValueError, OSError, RuntimeError):
+        return dict(zip(map(chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
+    except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the old index, embed everything
         return {}
-    return dict(zip(map(chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
 
 
 def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
@@ -379,8 +381,9 @@ def read_manifest(path: Path) -> dict | None:
 
 
 def corpus_hash(docs: list[Document]) -> str:
+    """What the documents say, whatever their order (uploads come in upload order, folders sorted by name)."""
     h = hashlib.sha256()
-    for d in docs:
+    for d in sorted(docs, key=lambda d: d.id):
         for part in (d.id, d.title, d.text):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")

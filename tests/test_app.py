@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -149,8 +150,9 @@ def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):
     with pw.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="vi-VN")
-        page.goto(server)
+        page.goto(server, wait_until="networkidle")  # the page's scripts attached and its load event done
         chat, sources = page.locator("#chat"), page.locator("#sources")
+        page.on("console", lambda m: m.type == "error" and print("browser console:", m.text))
 
         def ask(question, expected):
             page.locator("#question textarea").fill(question)
@@ -159,25 +161,30 @@ def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):
             chat.get_by_text(expected).last.wait_for(timeout=30_000)
             timings[question] = round(time.perf_counter() - t0, 3)
 
-        ask(CARD_QUESTION, "3 tỷ đồng")
-        pw.expect(sources).to_contain_text("003_82f23e52a0d4abee")
-        pw.expect(sources.locator("mark").first).to_have_text("3 tỷ đồng")
-        page.screenshot(path=str(SHOTS / "1-answer.png"), full_page=True)
-        ask("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Hoàng Thị Thúy Lan")  # a follow-up: the first answer stays
-        pw.expect(chat).to_contain_text("3 tỷ đồng")
-        ask("Chủ tịch UBND tỉnh Hưng Yên là ai?", "Không tìm thấy thông tin này trong các bài báo.")
-        pw.expect(sources).to_contain_text("Các đoạn gần nhất")
-        page.screenshot(path=str(SHOTS / "2-not-found.png"), full_page=True)
+        try:
+            ask(CARD_QUESTION, "3 tỷ đồng")
+            pw.expect(sources).to_contain_text("003_82f23e52a0d4abee")
+            pw.expect(sources.locator("mark").first).to_have_text("3 tỷ đồng")
+            page.screenshot(path=str(SHOTS / "1-answer.png"), full_page=True)
+            ask("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Hoàng Thị Thúy Lan")  # a follow-up: the first answer stays
+            pw.expect(chat).to_contain_text("3 tỷ đồng")
+            ask("Chủ tịch UBND tỉnh Hưng Yên là ai?", "Không tìm thấy thông tin này trong các bài báo.")
+            pw.expect(sources).to_contain_text("Các đoạn gần nhất")
+            page.screenshot(path=str(SHOTS / "2-not-found.png"), full_page=True)
 
-        page.get_by_role("tab", name="Thêm tài liệu").click()
-        page.locator("#files input[type=file]").set_input_files(str(article))
-        pw.expect(page.locator("#files")).to_contain_text(article.name, timeout=30_000)
-        page.locator("#add").click()
-        pw.expect(page.locator("#add-status")).to_contain_text("đã thêm", timeout=60_000)
-        page.screenshot(path=str(SHOTS / "3-upload.png"), full_page=True)
-        page.get_by_role("tab", name="Hỏi đáp").click()
-        ask(NEW_QUESTION, "5 tỷ đồng")
-        pw.expect(sources).to_contain_text("da-nang-ho-tro-quang-nam_")
-        page.screenshot(path=str(SHOTS / "4-new-article.png"), full_page=True)
+            page.get_by_role("tab", name="Thêm tài liệu").click()
+            page.locator("#files input[type=file]").set_input_files(str(article))
+            pw.expect(page.locator("#files")).to_contain_text(article.name, timeout=30_000)
+            pw.expect(page.locator("#files")).to_contain_text(re.compile(r"\d\sB"), timeout=30_000)  # uploaded
+            page.locator("#add").click()
+            pw.expect(page.locator("#add-status")).to_contain_text("đã thêm", timeout=60_000)
+            page.screenshot(path=str(SHOTS / "3-upload.png"), full_page=True)
+            page.get_by_role("tab", name="Hỏi đáp").click()
+            ask(NEW_QUESTION, "5 tỷ đồng")
+            pw.expect(sources).to_contain_text("da-nang-ho-tro-quang-nam_")
+            page.screenshot(path=str(SHOTS / "4-new-article.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)  # what the person saw
+            raise
         browser.close()
     (SHOTS / "timings.json").write_text(json.dumps(timings, ensure_ascii=False, indent=1), encoding="utf-8")

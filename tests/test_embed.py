@@ -7,6 +7,7 @@ import pytest
 
 import qa
 from qa import embed
+from qa.config import Settings
 from qa.index import load
 
 from .conftest import CARD_QUESTION, SEEDS
@@ -40,4 +41,6 @@ def test_an_index_records_its_backend_and_queries_embed_with_it(int8, tmp_path, 
 
 def test_unknown_backend_is_a_clear_error(settings):
     with pytest.raises(ValueError, match="embed_backend must be one of"):
-        embed.load_model(dataclasses.replace(settings, embed_backend="tensorrt"))
+        dataclasses.replace(settings, embed_backend="tensorrt")
+    with pytest.raises(ValueError, match="embed_backend must be one of"):
+        Settings.from_env({"QA_EMBED_BACKEND": "tensorrt"})

@@ -15,7 +15,8 @@ import pytest
 import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
 from qa.corpus import read_folder, read_jsonl
-from qa.index import CHECKPOINT, FORMAT, IndexProblem, chunk_key, load, open_or_build, previous_vectors, read_checkpoint
+from qa.index import (CHECKPOINT, FORMAT, IndexProblem, chunk_key, load, open_or_build, previous_vectors,
+                      read_checkpoint, write_checkpoint)
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -155,6 +156,13 @@ def test_read_jsonl_takes_the_first_records_and_skips_bad_lines(tmp_path, caplog
     assert [d.id for d in read_jsonl(path, limit=1)] == ["a"]
     with pytest.raises(ValueError, match="not a file"):
         read_jsonl(tmp_path / "none.jsonl")
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + lines[0].encode())
+    assert [d.id for d in read_jsonl(bom)] == ["a"]
+    for name, data in [("empty.jsonl", b""), ("junk.jsonl", b"not json\n"), ("torn.jsonl.gz", path.read_bytes()[:40])]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match="no documents|cannot read"):  # never an empty index over a good one
+            read_jsonl(tmp_path / name)
     with pytest.raises(ValueError, match="limit"):
         read_jsonl(path, limit=0)
 
@@ -214,3 +222,12 @@ def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
     again = load(tmp_path / "hnsw", small)
     assert isinstance(again.vectors, faiss.IndexHNSW) and again.vectors.hnsw.efSearch == small.hnsw_ef_search
     assert again.ask(CARD_QUESTION).text == "3 tỷ đồng"
+
+
+def test_checkpoint_keys_survive_any_bytes(settings, tmp_path):
+    import numpy as np
+
+    keys = [b"\x01" * 15 + b"\x00", b"\x00" * 16, bytes(range(16))]  # trailing zeros included
+    write_checkpoint(tmp_path, settings, keys, np.eye(3, 384, dtype=np.float32))
+    back = read_checkpoint(tmp_path, settings, 384)
+    assert set(back) == set(keys) and (back[keys[2]] == np.eye(3, 384)[2]).all()
