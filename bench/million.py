@@ -12,7 +12,6 @@ queries are embedded for real. Not a test; tests/test_bench.py runs it on a smal
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
+from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import answer, dense, embed, fuse  # noqa: E402
 from qa.bm25 import BM25  # noqa: E402
 from qa.normalise import terms  # noqa: E402
@@ -72,12 +72,8 @@ def main() -> None:
           f"{'HNSW' if args.hnsw else 'exact'} dense search); set up in {setup:.0f} s; {len(questions)} queries")
     print("\n| query (warm, ms) | p50 | p95 |\n|---|---|---|")
     for name, fn in parts.items():
-        ms = []
-        for q in questions:
-            t = time.perf_counter()
-            fn(q)
-            ms.append((time.perf_counter() - t) * 1000)
-        print(f"| {name} | {statistics.median(ms):.1f} | {np.percentile(ms, 95):.1f} |")
+        p50, p95 = p50_p95(latencies(fn, questions))
+        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
+from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import dense, embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
@@ -36,19 +36,6 @@ from qa.split import chunk  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
-
-
-def ms(fn, queries) -> list[float]:
-    out = []
-    for q in queries:
-        t = time.perf_counter()
-        fn(q)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def p(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
 
 
 def build(docs, settings: Settings, path: Path) -> dict:
@@ -107,21 +94,21 @@ def main() -> None:
     idx = qa.load(args.index, settings)
     idx.search(questions[0], 5)  # warm: model loaded
     figures["chunks"] = len(idx.chunks)
-    lat = {mode: ms(lambda q, m=mode: idx.search(q, 5, m), questions) for mode in qa.MODES}
-    lat["ask"] = ms(idx.ask, questions)
+    lat = {mode: latencies(lambda q, m=mode: idx.search(q, 5, m), questions) for mode in qa.MODES}
+    lat["ask"] = latencies(idx.ask, questions)
 
     # BM25 scoring alone, the same tokens: ours (sparse, precomputed weights) vs rank-bm25 and bm25s
     from rank_bm25 import BM25Okapi
 
     tokens = [terms(_indexed_text(c)) for c in idx.chunks]
     qtokens = [terms(q) for q in questions]
-    bm = {"qa.bm25": ms(idx.bm25.scores, qtokens), "rank-bm25": ms(BM25Okapi(tokens).get_scores, qtokens)}
+    bm = {"qa.bm25": latencies(idx.bm25.scores, qtokens), "rank-bm25": latencies(BM25Okapi(tokens).get_scores, qtokens)}
     try:
         import bm25s
 
         ref = bm25s.BM25(k1=settings.bm25_k1, b=settings.bm25_b, method="robertson")
         ref.index(tokens, show_progress=False)
-        bm["bm25s"] = ms(ref.get_scores, qtokens)
+        bm["bm25s"] = latencies(ref.get_scores, qtokens)
     except ImportError:
         pass
 
@@ -137,9 +124,9 @@ def main() -> None:
     exact = [set(dense.top(flat, v, k)) for v in qv]
     approx = [set(dense.top(hnsw, v, k)) for v in qv]
     figures["hnsw_recall@10"] = float(np.mean([len(a & e) / len(e) for a, e in zip(approx, exact)]))
-    ann = {"flat": ms(lambda v: dense.top(flat, v, 50), qv), "hnsw": ms(lambda v: dense.top(hnsw, v, 50), qv)}
+    ann = {"flat": latencies(lambda v: dense.top(flat, v, 50), qv), "hnsw": latencies(lambda v: dense.top(hnsw, v, 50), qv)}
 
-    figures["latency_ms"] = {name: {"p50": statistics.median(v), "p95": p(v, 95)}
+    figures["latency_ms"] = {name: dict(zip(("p50", "p95"), p50_p95(v)))
                              for name, v in {**lat, **{f"bm25 scoring, {n}": v for n, v in bm.items()},
                                              **{f"dense search, {n}": v for n, v in ann.items()}}.items()}
     print(table(figures))

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
+from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa.normalise import terms  # noqa: E402
 
 QUESTIONS = [
@@ -32,17 +32,11 @@ QUESTIONS = [
 
 
 def timed(fn, runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        for q in QUESTIONS:
-            t = time.perf_counter()
-            fn(q)
-            out.append((time.perf_counter() - t) * 1000)
-    return out
+    return latencies(fn, QUESTIONS, runs)
 
 
 def row(name: str, ms: list[float], base: list[float] | None = None) -> str:
-    p50, p95 = statistics.median(ms), float(np.percentile(ms, 95))
+    p50, p95 = p50_p95(ms)
     ratio = f"{statistics.median(base) / p50:.1f}x faster" if base else ""
     return f"| {name} | {p50:.1f} | {p95:.1f} | {ratio} |"
 

@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index)
         if args.command == "index" and args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be at least 1")
+        if args.command == "index" and args.folder and args.jsonl:
+            raise ValueError("index a folder or a --jsonl file, not both")
         idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index",
                          jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
         if args.command == "index":

@@ -109,6 +109,10 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     assert out.returncode == 2 and out.stderr.startswith("error: the question is empty") and "Traceback" not in out.stderr
     out = _cli("index", str(tmp_path / "nope"))
     assert out.returncode == 2 and "not a folder" in out.stderr
+    for args, message in [(("--jsonl", str(tmp_path / "none.jsonl")), "not a file"), (("--limit", "0"), "at least 1"),
+                          (("seeds", "--jsonl", "x.jsonl"), "not both")]:
+        out = _cli("index", *args)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_cli_index_a_folder_then_ask_it(tmp_path):
