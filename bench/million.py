@@ -48,8 +48,10 @@ def main() -> None:
     n0 = len(idx.chunks)
     reps = -(-args.chunks // n0)
     t = time.perf_counter()
-    w = idx.bm25.weights.tocsr()
-    big = BM25(idx.bm25.terms, sparse.vstack([w] * reps, format="csr")[:args.chunks].tocsc())
+    bm = idx.bm25
+    w = sparse.csc_matrix((bm.weights, bm.rows, bm.indptr), shape=(n0, len(bm.terms))).tocsr()
+    m = sparse.vstack([w] * reps, format="csr")[:args.chunks].tocsc()
+    big = BM25(bm.terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, args.chunks)
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((args.chunks, idx.vectors.d), dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

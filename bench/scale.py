@@ -31,8 +31,7 @@ from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import dense, embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
-from qa.index import _assemble, _embed, _indexed_text  # noqa: E402
-from qa.split import chunk  # noqa: E402
+from qa.index import ChunkTable, _assemble, _embed, _indexed_text  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
@@ -41,10 +40,10 @@ NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
 def build(docs, settings: Settings, path: Path) -> dict:
     """Index `docs` at `path` step by step, timing the embedding apart from the rest."""
     t0 = time.perf_counter()
-    chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
+    chunks = ChunkTable.split(docs, settings)
     model = embed.load_model(settings)
     t1 = time.perf_counter()
-    vecs = _embed(model, chunks, settings, progress=True, n_docs=len(docs))
+    vecs = _embed(settings, chunks, progress=True, n_docs=len(docs))
     t2 = time.perf_counter()
     idx = _assemble(settings, docs, chunks, vecs, {"corpus_dir": None}, t0)
     idx.save(path)
@@ -52,14 +51,18 @@ def build(docs, settings: Settings, path: Path) -> dict:
     return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}
 
 
-def fresh_process(path: Path, question: str) -> dict:
-    """Load time and peak memory of a new process: after loading, and after a first hybrid query (model in)."""
-    code = (  # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's at fork, model and all
+def fresh_process(path: Path, questions: list[str]) -> dict:
+    """Load time and memory of a new process: after loading, and serving (after asking every question).
+    Memory is the resident set, and the part of it that is memory-mapped index files (the kernel can drop
+    those pages and read them again)."""
+    code = (  # /proc figures, not ru_maxrss: a child's ru_maxrss starts from its parent's at fork
         "import json, re, time, qa\n"
-        "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
+        "mem = lambda k: int(re.search(k + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
         f"t = time.perf_counter(); idx = qa.load({str(path)!r}); load_s = time.perf_counter() - t\n"
-        f"rss = peak(); idx.search({question!r}, 5)\n"
-        "print(json.dumps({'load_s': load_s, 'rss_loaded_mb': rss, 'rss_serving_mb': peak()}))")
+        "loaded = mem('VmRSS')\n"
+        f"for q in {questions!r}: idx.ask(q)\n"
+        "print(json.dumps({'load_s': load_s, 'rss_loaded_mb': loaded, 'rss_serving_mb': mem('VmRSS'),"
+        " 'rss_file_mb': mem('RssFile'), 'peak_mb': mem('VmHWM')}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -82,14 +85,14 @@ def main() -> None:
         sys.exit(f"error: {e}")
     docs, questions = records[:args.limit], [d.title for d in records[args.limit:]] or [records[0].title]
 
-    figures: dict = {"machine": f"{__import__('os').cpu_count()} cores", "documents": len(docs)}
+    figures: dict = {"machine": f"{__import__('os').cpu_count()} cores", "documents": len(docs), "queries": len(questions)}
     if args.reuse and (args.index / "manifest.json").exists():
         manifest = json.loads((args.index / "manifest.json").read_text())
         figures.update(index_s=manifest["build_seconds"], embed_s=None, tokens=None)
     else:
         figures.update(build(docs, settings, args.index))
     figures["disk_mb"] = sum(f.stat().st_size for f in args.index.iterdir() if f.is_file()) / 1e6
-    figures.update(fresh_process(args.index, questions[0]))
+    figures.update(fresh_process(args.index, questions))
 
     idx = qa.load(args.index, settings)
     idx.search(questions[0], 5)  # warm: model loaded
@@ -151,7 +154,9 @@ def table(f: dict) -> str:
         f"| embedding speed (tokens/s) | {tps} |",
         f"| index size on disk (MB) | {f['disk_mb']:.1f} |",
         f"| load time, fresh process (s) | {f['load_s']:.2f} |",
-        f"| memory after load / after the first query (MB) | {f['rss_loaded_mb']:.0f} / {f['rss_serving_mb']:.0f} |",
+        f"| memory after load (MB) | {f['rss_loaded_mb']:.0f} |",
+        f"| memory serving, after {f['queries']} asks (MB; of which mapped index files) | "
+        f"{f['rss_serving_mb']:.0f} ({f['rss_file_mb']:.0f}); peak {f['peak_mb']:.0f} |",
         f"| HNSW build (s), recall@10 vs exact | {f['hnsw_build_s']:.1f}, {f['hnsw_recall@10']:.3f} |",
         "", "| query (warm, ms) | p50 | p95 | vs baseline |", "|---|---|---|---|",
         row("search, BM25 only", "bm25"), row("search, dense only (embeds the query)", "dense"),

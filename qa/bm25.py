@@ -1,5 +1,5 @@
 """Okapi BM25 on a sparse matrix: the per-(chunk, term) weights are computed at index time, so a query
-is a sum of a few columns. Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
+is a sum of a few columns (scipy builds the matrix; the query path reads its arrays directly). Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
 tests use as the reference.
 
 Terms are kept as sorted 64-bit hashes rather than strings: a vocabulary of millions of syllables and
@@ -22,40 +22,50 @@ EPSILON = 0.25  # rank-bm25: negative idf is replaced by EPSILON * mean idf
 
 @dataclass
 class BM25:
-    terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; column j of `weights` is term terms[j]
-    weights: sparse.csc_matrix  # (chunks, terms)
+    """The weights by term (compressed sparse columns as plain arrays, which a saved index memory-maps:
+    a query reads only its own terms' columns)."""
+
+    terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; term j's weights are at indptr[j]:indptr[j + 1]
+    indptr: np.ndarray  # (n_terms + 1,) int64
+    rows: np.ndarray  # (nnz,) int32: the chunk of each weight
+    weights: np.ndarray  # (nnz,) float32
+    n_chunks: int
 
     @classmethod
     def fit(cls, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
         """Weights for `docs` (token lists, read once: a generator keeps only one in memory at a time)."""
         vocab: dict[str, int] = {}
-        counts, cols, tfs = array("l"), array("l"), array("f")  # per doc, then per (doc, term): compact
+        counts, cols, tfs = array("l"), array("i"), array("f")  # per doc, then per (doc, term): compact
         for doc in docs:
             c = Counter(doc)
             counts.append(len(c))
             cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
             tfs.extend(c.values())
         n = len(counts)
-        rows = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(counts, dtype=np.int64))
-        cols_a, tf = np.frombuffer(cols, dtype=np.int64), np.frombuffer(tfs, dtype=np.float32)
-        idf = okapi_idf(n, np.bincount(cols_a, minlength=len(vocab)).astype(np.float64))
-        lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per doc
-        norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
-        w = idf[cols_a].astype(np.float32) * tf * (k1 + 1) / (tf + norm[rows])
-        weights = sparse.csc_matrix((w, (rows, cols_a)), shape=(n, len(vocab)), dtype=np.float32)
         hashes = term_hashes(list(vocab))
         order = np.argsort(hashes, kind="stable")
-        return cls(hashes[order], weights[:, order].tocsc())
+        rank = np.empty_like(order, dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        col = rank[np.frombuffer(cols, dtype=np.int32)]  # columns in hash order
+        del cols
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(counts, dtype=np.int64))
+        tf = np.frombuffer(tfs, dtype=np.float32)
+        idf = okapi_idf(n, np.bincount(col, minlength=len(vocab)).astype(np.float64)).astype(np.float32)
+        lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per doc
+        norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
+        w = tf * np.float32(k1 + 1)
+        w /= tf + norm[rows]
+        w *= idf[col]
+        m = sparse.csc_matrix((w, (rows, col)), shape=(n, len(vocab)), dtype=np.float32)
+        return cls(hashes[order], m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, n)
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
-        ids = self.columns(query)
-        if not ids:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        counts = Counter(ids)
-        cols = list(counts)
-        sub = self.weights[:, cols]
-        return np.asarray(sub @ np.asarray([counts[c] for c in cols], dtype=np.float32)).ravel()
+        s = np.zeros(self.n_chunks, dtype=np.float32)
+        for j, count in Counter(self.columns(query)).items():
+            a, z = self.indptr[j], self.indptr[j + 1]
+            s[self.rows[a:z]] += np.float32(count) * self.weights[a:z]  # a column's rows are distinct
+        return s
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
@@ -63,8 +73,8 @@ class BM25:
         if not found:
             return 0.0
         j = found[0]
-        n, df = self.weights.shape[0], self.weights.indptr[j + 1] - self.weights.indptr[j]
-        return float(np.log((n - df + 0.5) / (df + 0.5)))
+        df = self.indptr[j + 1] - self.indptr[j]
+        return float(np.log((self.n_chunks - df + 0.5) / (df + 0.5)))
 
     def columns(self, query: list[str]) -> list[int]:
         """The columns of the query's terms that occur in the corpus, in query order (repeats kept)."""

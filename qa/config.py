@@ -34,6 +34,7 @@ class Settings:
     bm25_b: float = 0.75
     k: int = 5  # hits returned
     answer_hits: int = 10  # top hits whose sentences the answerer reads
+    folded_cache_docs: int = 2000  # documents whose diacritic-free form the answerer keeps (a few kB each)
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
     batch_size: int = 32
     checkpoint_chunks: int = 512  # chunks embedded between two checkpoints of an indexing run

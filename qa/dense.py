@@ -1,21 +1,26 @@
 """The dense side: faiss inner-product search over L2-normalised vectors (cosine similarity).
 
-Exact (a flat index) up to `Settings.hnsw_min_chunks` vectors; above, an HNSW graph, whose recall@10
-against exact search is measured by bench/scale.py.
+Vectors are stored as float16 (half the memory of float32; recall beside float32 in docs/benchmarks.md).
+Search is exact up to `Settings.hnsw_min_chunks` vectors; above, it goes through an HNSW graph, whose
+recall@10 against exact search is measured by bench/scale.py.
 """
 from __future__ import annotations
 
 import faiss
 import numpy as np
 
+FP16 = faiss.ScalarQuantizer.QT_fp16
+
 
 def build(vectors: np.ndarray, hnsw_min: int = 50_000, m: int = 32, ef_construction: int = 80) -> faiss.Index:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    d = vectors.shape[1]
     if len(vectors) >= hnsw_min:
-        index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(d, FP16, m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
     else:
-        index = faiss.IndexFlatIP(vectors.shape[1])
+        index = faiss.IndexScalarQuantizer(d, FP16, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[:1])  # float16 needs no statistics
     index.add(vectors)
     return index
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,8 +47,13 @@ def _load(path: str, threads: int, backend: str = "torch"):
         raise ValueError(f"cannot load embedding model {path!r}: {e}".splitlines()[0]) from None
 
 
+_loading = threading.Lock()
+
+
 def load_model(settings: Settings):
-    return _load(model_path(settings), settings.threads, settings.embed_backend)
+    """The embedding model, loaded once per process (the page asks from several threads)."""
+    with _loading:
+        return _load(model_path(settings), settings.threads, settings.embed_backend)
 
 
 def dimension(model) -> int:
@@ -76,24 +82,33 @@ def encode(model, texts: list[str], kind: str, batch_size: int = 32, progress: b
 
 def count_tokens(model, texts: list[str]) -> int:
     """Tokens the model reads for `texts` (special tokens included, cut at its maximum length)."""
+    if isinstance(model, OnnxModel):
+        return sum(len(e.ids) for e in model.tokenizer.encode_batch([canonical(t) for t in texts]))
     enc = model.tokenizer([canonical(t) for t in texts], truncation=True, max_length=model.max_seq_length)
     return sum(len(ids) for ids in enc["input_ids"])
 
 
 class OnnxModel:
     """The parts of a SentenceTransformer the pipeline uses, over an ONNX export run by onnxruntime: the
-    model's tokenizer and prompts, then mean pooling and L2 normalisation as its own modules do."""
+    model's tokenizer (its tokenizer.json, read by `tokenizers`: transformers and torch are not imported,
+    which saves a server about 220 MB) and prompts, then mean pooling and L2 normalisation as its own
+    modules do."""
 
     def __init__(self, folder: Path, onnx_file: Path, threads: int = 0):
         import onnxruntime as ort
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer
 
         pooling = _json(folder / "1_Pooling" / "config.json")
         if pooling and not pooling.get("pooling_mode_mean_tokens"):
             raise ValueError(f"the onnx-int8 backend pools by mean; {folder} pools otherwise: use QA_EMBED_BACKEND=torch")
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        if not (folder / "tokenizer.json").is_file():
+            raise ValueError(f"the onnx-int8 backend needs {folder / 'tokenizer.json'}: use QA_EMBED_BACKEND=torch")
         self.prompts = _json(folder / "config_sentence_transformers.json").get("prompts", {})
         self.max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length", 512)
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        pad = _json(folder / "tokenizer_config.json").get("pad_token", "<pad>")
+        self.pad_id = self.tokenizer.token_to_id(pad if isinstance(pad, str) else pad.get("content", "<pad>")) or 0
         self.dim = _json(folder / "config.json")["hidden_size"]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -107,10 +122,14 @@ class OnnxModel:
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
         out = [np.zeros((0, self.dim), np.float32)]
         for i in range(0, len(texts), batch_size):
-            enc = self.tokenizer([prefix + t for t in texts[i:i + batch_size]], padding=True, truncation=True,
-                                 max_length=self.max_seq_length, return_tensors="np")
-            mask = enc["attention_mask"].astype(np.int64)
-            states = self.session.run(None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask})[0]
+            enc = self.tokenizer.encode_batch([prefix + t for t in texts[i:i + batch_size]])
+            width = max(len(e.ids) for e in enc)
+            ids = np.full((len(enc), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(enc), width), dtype=np.int64)
+            for row, e in enumerate(enc):
+                ids[row, :len(e.ids)] = e.ids
+                mask[row, :len(e.ids)] = 1
+            states = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             summed = (states * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out.append((summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)).astype(np.float32))
         return np.concatenate(out)

@@ -3,6 +3,8 @@
 On disk a folder holds content-addressed files and `manifest.json`, written last by an atomic rename; the
 manifest names the model, dimension, chunking, corpus hash and each file's size and sha256, so a reader
 never sees a half-written index and a damaged or mismatched file is refused with a one-line message.
+The large files (BM25 arrays, vectors) are memory-mapped once verified: loading is quick, and a query
+brings in only the pages it reads.
 """
 from __future__ import annotations
 
@@ -15,14 +17,15 @@ import os
 import shutil
 import tempfile
 import threading
+from array import array
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
-from scipy import sparse
 from tqdm import tqdm
 
 from . import answer as answerer
@@ -34,10 +37,11 @@ from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
-FORMAT = 3
+FORMAT = 4
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 MODES = ("hybrid", "bm25", "dense")
+BM25_ARRAYS = ("terms", "indptr", "rows", "weights")  # saved one .npy file each, memory-mapped on load
 NO_INDEX = "no index yet"
 
 
@@ -53,10 +57,15 @@ class ChunkTable(Sequence):
         self.docs, self.doc, self.start, self.end = docs, doc.astype(np.int32), start.astype(np.int64), end.astype(np.int64)
 
     @classmethod
-    def of(cls, docs: list[Document], chunks: list[Chunk]) -> "ChunkTable":
-        pos = {d.id: i for i, d in enumerate(docs)}
-        return cls(docs, np.asarray([pos[c.doc_id] for c in chunks], dtype=np.int32),
-                   np.asarray([c.start for c in chunks], dtype=np.int64), np.asarray([c.end for c in chunks], dtype=np.int64))
+    def split(cls, docs: list[Document], settings: Settings) -> "ChunkTable":
+        """The chunks of `docs` (only their offsets are kept)."""
+        doc, start, end = array("i"), array("q"), array("q")
+        for i, d in enumerate(docs):
+            for c in chunk(d, settings.chunk_size, settings.chunk_overlap):
+                doc.append(i)
+                start.append(c.start)
+                end.append(c.end)
+        return cls(docs, np.frombuffer(doc, np.int32), np.frombuffer(start, np.int64), np.frombuffer(end, np.int64))
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -73,7 +82,8 @@ class Index:
     settings: Settings
     docs: list[Document]
     chunks: ChunkTable
-    sentence_spans: list[np.ndarray]  # per document, (n, 2) sentence offsets
+    sentences: np.ndarray  # (n, 2) sentence offsets, document after document
+    sentence_bounds: np.ndarray  # (documents + 1,): document i's sentences are sentences[bounds[i]:bounds[i + 1]]
     bm25: bm25_mod.BM25
     vectors: faiss.Index
     lexicon: answerer.Lexicon
@@ -83,7 +93,7 @@ class Index:
     def __post_init__(self):
         self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
         self._lock = threading.Lock()
-        self._folded: dict[str, str] = {}
+        self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
         dense.tune(self.vectors, self.settings.hnsw_ef_search)
 
     # -- query path ---------------------------------------------------------------------------------
@@ -126,15 +136,24 @@ class Index:
         return self.docs[self._doc_pos[doc_id]]
 
     def sentences_in(self, hit: Hit) -> list[tuple[int, int]]:
-        spans = self.sentence_spans[self._doc_pos[hit.doc_id]]
+        i = self._doc_pos[hit.doc_id]
+        spans = self.sentences[self.sentence_bounds[i]:self.sentence_bounds[i + 1]]
         inside = (spans[:, 1] > hit.start) & (spans[:, 0] < hit.end)
         return [(max(int(a), hit.start), min(int(b), hit.end)) for a, b in spans[inside]]
 
     def folded(self, doc_id: str) -> str:
-        """The document's diacritic-free form, offset-aligned with its text; computed once per document."""
-        if doc_id not in self._folded:
-            self._folded[doc_id] = fold_aligned(self.document(doc_id).text)
-        return self._folded[doc_id]
+        """The document's diacritic-free form, offset-aligned with its text; the forms of the
+        `Settings.folded_cache_docs` most recently read documents are kept."""
+        with self._lock:
+            if doc_id in self._folded:
+                self._folded.move_to_end(doc_id)
+                return self._folded[doc_id]
+        text = fold_aligned(self.document(doc_id).text)
+        with self._lock:
+            self._folded[doc_id] = text
+            while len(self._folded) > self.settings.folded_cache_docs:
+                self._folded.popitem(last=False)
+        return text
 
     def idf(self, term: str) -> float:
         """How much a question word counts when matching sentences (floored: a common word still counts a little)."""
@@ -148,37 +167,40 @@ class Index:
         replaced = {d.id for d in docs}
         gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
         kept = np.flatnonzero(~gone[self.chunks.doc])
-        new_chunks = [c for d in docs for c in chunk(d, self.settings.chunk_size, self.settings.chunk_overlap)]
-        vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept],
-                               _embed(self.model(), new_chunks, self.settings)])
+        new = ChunkTable.split(list(docs), self.settings)
+        vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], _embed(self.settings, new)])
         all_docs = [d for d in self.docs if d.id not in replaced] + list(docs)
-        idx = _assemble(self.settings, all_docs, [self.chunks[i] for i in kept] + new_chunks, vecs, self.manifest, t0)
+        renumber = np.cumsum(~gone) - 1  # old document position -> new
+        c = self.chunks
+        table = ChunkTable(all_docs, np.concatenate([renumber[c.doc[kept]], new.doc + int((~gone).sum())]),
+                           np.concatenate([c.start[kept], new.start]), np.concatenate([c.end[kept], new.end]))
+        idx = _assemble(self.settings, all_docs, table, vecs, self.manifest, t0)
         idx.path = self.path
         return idx
 
     def model(self):
-        with self._lock:
-            return embed.load_model(self.settings)
+        return embed.load_model(self.settings)
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the index under `path`: data files first (new names), then the manifest (atomic rename)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        w = self.bm25.weights
+
+        def docs(f):
+            for d in self.docs:
+                f.write(json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False).encode() + b"\n")
+
+        c = self.chunks
         files = {
-            "docs": _atomic_write(path, "docs", ".jsonl", "\n".join(
-                json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) for d in self.docs
-            ).encode()),
-            "chunks": _atomic_write(path, "chunks", ".npz", _npz(
-                doc=self.chunks.doc, start=self.chunks.start, end=self.chunks.end,
-                sent_count=np.asarray([len(s) for s in self.sentence_spans], dtype=np.int64),
-                sentences=np.concatenate(self.sentence_spans).astype(np.int64) if self.docs else np.zeros((0, 2), np.int64))),
-            "bm25": _atomic_write(path, "bm25", ".npz", _npz(
-                terms=self.bm25.terms, data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))),
-            "lexicon": _atomic_write(path, "lexicon", ".json", json.dumps(
-                {"names": sorted(self.lexicon.names), "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode()),
-            "vectors": _atomic_write(path, "vectors", ".faiss", faiss.serialize_index(self.vectors).tobytes()),
+            "docs": _atomic_write(path, "docs", ".jsonl", docs),
+            "chunks": _atomic_write(path, "chunks", ".npz", lambda f: f.write(_npz(
+                doc=c.doc, start=c.start, end=c.end, sentences=self.sentences, sentence_bounds=self.sentence_bounds))),
+            **{f"bm25_{name}": _atomic_write(path, f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25, name): np.save(f, a))
+               for name in BM25_ARRAYS},
+            "lexicon": _atomic_write(path, "lexicon", ".json", lambda f: f.write(json.dumps(
+                {"names": sorted(self.lexicon.names), "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode())),
+            "vectors": _atomic_write(path, "vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
         }
         manifest = {**self.manifest, "format": FORMAT, "files": files}
         tmp = path / f".manifest.{os.getpid()}.tmp"
@@ -200,9 +222,8 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     embedded again. With a `checkpoint` folder, every finished batch is written there first, so a run that
     is interrupted resumes where it stopped."""
     t0 = time.perf_counter()
-    chunks = [c for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
-    model = embed.load_model(settings)
-    vecs = _embed(model, chunks, settings, progress, known, checkpoint, len(docs))
+    chunks = ChunkTable.split(docs, settings)
+    vecs = _embed(settings, chunks, progress, known, checkpoint, len(docs))
     return _assemble(settings, docs, chunks, vecs, {
         "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
 
@@ -212,16 +233,17 @@ def chunk_key(c: Chunk) -> bytes:
     return hashlib.sha1(_indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
 
 
-def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = False,
+def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
            known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None, n_docs: int = 0) -> np.ndarray:
     """Vectors of `chunks`, reusing `known` ones and those a previous, interrupted run left in `checkpoint`;
-    the others are embedded longest first (batches of similar lengths pad least)."""
-    dim = embed.dimension(model)
+    the others are embedded longest first (batches of similar lengths pad least). The model is loaded
+    only when there is something to embed."""
     known = dict(known or {})
     if checkpoint is not None:
-        known.update(read_checkpoint(checkpoint, settings, dim))
+        known.update(read_checkpoint(checkpoint, settings))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
+    model = embed.load_model(settings) if todo or not keys else None
     bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
                desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)")
     tokens, t0 = 0, time.perf_counter()
@@ -237,25 +259,29 @@ def _embed(model, chunks: list[Chunk], settings: Settings, progress: bool = Fals
             bar.update(len(part))
             bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
     bar.close()
-    return np.stack([known[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
+    if not keys:
+        return np.zeros((0, embed.dimension(model)), np.float32)
+    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def write_checkpoint(folder: Path, settings: Settings, keys: list[bytes], vecs: np.ndarray) -> None:
     """One finished batch of an indexing run, written atomically (a torn file is never read back)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder, _embedder_tag(settings), ".npz",
-                  _npz(keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES),  # not "S16":
-                       vectors=vecs.astype(np.float32)))  # numpy strips a bytes string's trailing zeros
+    _atomic_write(folder, _embedder_tag(settings), ".npz", lambda f: f.write(
+        _npz(keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES),  # not "S16": numpy
+             vectors=vecs.astype(np.float32))))  # strips a bytes string's trailing zeros
 
 
-def read_checkpoint(folder: Path, settings: Settings, dim: int) -> dict[bytes, np.ndarray]:
+def read_checkpoint(folder: Path, settings: Settings) -> dict[bytes, np.ndarray]:
     """Vectors that a previous run with the same model and backend left behind; a damaged batch is skipped."""
     out: dict[bytes, np.ndarray] = {}
+    dims = set()
     for f in sorted(folder.glob(f"{_embedder_tag(settings)}-*.npz")) if folder.is_dir() else []:
         try:
             with np.load(f, allow_pickle=False) as z:
                 keys, vecs = z["keys"], z["vectors"]
-            if vecs.shape[1:] == (dim,) and keys.shape == (len(vecs), KEY_BYTES):
+            if vecs.ndim == 2 and keys.shape == (len(vecs), KEY_BYTES) and dims <= {vecs.shape[1]}:
+                dims.add(vecs.shape[1])
                 out.update(zip(map(bytes, keys), vecs))
         except Exception:  # noqa: BLE001 - whatever is wrong with it, those chunks are embedded again
             log.warning("ignored a damaged checkpoint file %s", f)
@@ -266,11 +292,12 @@ def _embedder_tag(settings: Settings) -> str:
     return "emb-" + hashlib.sha1(f"{settings.embed_model}|{settings.embed_backend}".encode()).hexdigest()[:8]
 
 
-def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vecs: np.ndarray, manifest: dict,
+def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vecs: np.ndarray, manifest: dict,
               t0: float) -> Index:
     """An index from documents, their chunks and the chunks' vectors: sentences, BM25 and the lexicon are
     derived here (cheap next to embedding)."""
-    spans = [np.asarray(sentences(d.text), dtype=np.int64).reshape(-1, 2) for d in docs]
+    spans = [np.asarray(sentences(d.text), dtype=np.int32).reshape(-1, 2) for d in docs]
+    bounds = np.cumsum([0] + [len(s) for s in spans], dtype=np.int64)
     bm = bm25_mod.BM25.fit((terms(_indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
     manifest = {**manifest, "model": settings.embed_model, "backend": settings.embed_backend,
                 "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
@@ -279,8 +306,8 @@ def _assemble(settings: Settings, docs: list[Document], chunks: list[Chunk], vec
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
     vectors = dense.build(vecs, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
-    return Index(settings, docs, ChunkTable.of(docs, chunks), spans, bm, vectors,
-                 answerer.entity_lexicon(d.text for d in docs), manifest)
+    return Index(settings, docs, chunks, np.concatenate(spans) if spans else np.zeros((0, 2), np.int32), bounds, bm,
+                 vectors, answerer.entity_lexicon(d.text for d in docs), manifest)
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:
@@ -292,25 +319,27 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
         raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
     if manifest.get("format") != FORMAT:
         raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
-    raw = {role: _verified(path, meta) for role, meta in manifest["files"].items()}
+    files = manifest["files"]
+    if set(files) != {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in BM25_ARRAYS)}:
+        raise IndexProblem(f"index manifest {path / 'manifest.json'} does not list this format's files: rebuild the index")
     try:
-        docs = [Document(**json.loads(line)) for line in raw["docs"].decode("utf-8").splitlines() if line]
-        ch = np.load(io.BytesIO(raw["chunks"]), allow_pickle=False)
-        bz = np.load(io.BytesIO(raw["bm25"]), allow_pickle=False)
-        lex = json.loads(raw["lexicon"])
+        docs = _read_docs(path, files["docs"])
+        ch = np.load(io.BytesIO(_verified(path, files["chunks"])), allow_pickle=False)
+        lex = json.loads(_verified(path, files["lexicon"]))
         lexicon = answerer.Lexicon(frozenset(lex["names"]), frozenset(lex["places"]))
-        vectors = faiss.deserialize_index(np.frombuffer(raw["vectors"], dtype=np.uint8))
+        bm = bm25_mod.BM25(*(np.load(_checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
+                             for a in BM25_ARRAYS), n_chunks=len(ch["doc"]))
+        vectors = faiss.read_index(str(_checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
+    except IndexProblem:
+        raise
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
     chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
-    bounds, sents = np.cumsum(np.concatenate([[0], ch["sent_count"]])), ch["sentences"]  # (an npz re-reads per access)
-    spans = [sents[bounds[i]:bounds[i + 1]] for i in range(len(docs))]
-    weights = sparse.csc_matrix((bz["data"], bz["indices"], bz["indptr"]), shape=tuple(bz["shape"]))
-    bm = bm25_mod.BM25(bz["terms"], weights)
-    if vectors.ntotal != len(chunks) or weights.shape[0] != len(chunks):
-        raise IndexProblem(f"index at {path} is inconsistent (chunk counts differ): rebuild it")
+    if (vectors.ntotal != len(chunks) or len(bm.indptr) != len(bm.terms) + 1 or len(ch["sentence_bounds"]) != len(docs) + 1
+            or not len(bm.rows) == len(bm.weights) == bm.indptr[-1]):
+        raise IndexProblem(f"index at {path} is inconsistent (its files disagree on counts): rebuild it")
     settings = _settings_of(settings, manifest)
-    return Index(settings, docs, chunks, spans, bm, vectors, lexicon, manifest, path)
+    return Index(settings, docs, chunks, ch["sentences"], ch["sentence_bounds"], bm, vectors, lexicon, manifest, path)
 
 
 def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
@@ -340,9 +369,9 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
                                                                                           settings.embed_backend):
             return {}
         files = manifest["files"]
-        docs = [Document(**json.loads(line)) for line in _verified(path, files["docs"]).decode("utf-8").splitlines() if line]
+        docs = _read_docs(path, files["docs"])
         ch = np.load(io.BytesIO(_verified(path, files["chunks"])), allow_pickle=False)
-        vectors = faiss.deserialize_index(np.frombuffer(_verified(path, files["vectors"]), dtype=np.uint8))
+        vectors = faiss.read_index(str(_checked(path, files["vectors"])))
         chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
         if len(chunks) != vectors.ntotal:
             return {}
@@ -411,33 +440,76 @@ def _settings_of(settings: Settings, manifest: dict) -> Settings:
                                embed_backend=manifest.get("backend", "torch"))
 
 
+def _read_docs(folder: Path, meta: dict) -> list[Document]:
+    return [Document(**json.loads(line)) for line in _verified(folder, meta).decode("utf-8").splitlines() if line]
+
+
 def _npz(**arrays) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
 
 
-def _atomic_write(folder: Path, stem: str, suffix: str, data: bytes) -> dict:
-    """Write `data` as `<stem>-<sha8><suffix>` via a temp file and rename; returns its manifest entry."""
-    digest = hashlib.sha256(data).hexdigest()
-    name = f"{stem}-{digest[:12]}{suffix}"
-    target = folder / name
-    if not (target.exists() and target.stat().st_size == len(data)):
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", dir=folder)
+class _Hashing:
+    """A file being written, with the sha256 and size of what went in."""
+
+    def __init__(self, f):
+        self.f, self.sha, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += memoryview(data).nbytes
+        return self.f.write(data)
+
+
+def _atomic_write(folder: Path, stem: str, suffix: str, write: Callable) -> dict:
+    """`write(file)` into a temp file, renamed `<stem>-<sha12><suffix>` when complete; its manifest entry."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", dir=folder)
+    try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            out = _Hashing(f)
+            write(out)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
-    return {"name": name, "size": len(data), "sha256": digest}
+        digest = out.sha.hexdigest()
+        target = folder / f"{stem}-{digest[:12]}{suffix}"
+        if target.exists() and target.stat().st_size == out.size:
+            os.unlink(tmp)
+        else:
+            os.chmod(tmp, 0o644)  # readable like any file the user writes (mkstemp makes it private)
+            os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"name": target.name, "size": out.size, "sha256": digest}
 
 
 def _verified(folder: Path, meta: dict) -> bytes:
+    """The bytes of an index file, checked against its manifest entry."""
     target = folder / meta["name"]
     try:
         data = target.read_bytes()
     except OSError:
         raise IndexProblem(f"index file {target} is missing: rebuild the index") from None
-    if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
-        raise IndexProblem(f"index file {target} is damaged (size or checksum differs): rebuild the index")
+    _compare(target, meta, len(data), hashlib.sha256(data))
     return data
+
+
+def _checked(folder: Path, meta: dict) -> Path:
+    """An index file's path once its size and checksum match its manifest entry (read in blocks, not kept)."""
+    target = folder / meta["name"]
+    sha, size = hashlib.sha256(), 0
+    try:
+        with open(target, "rb") as f:
+            while block := f.read(1 << 22):
+                sha.update(block)
+                size += len(block)
+    except OSError:
+        raise IndexProblem(f"index file {target} is missing: rebuild the index") from None
+    _compare(target, meta, size, sha)
+    return target
+
+
+def _compare(target: Path, meta: dict, size: int, sha) -> None:
+    if size != meta["size"] or sha.hexdigest() != meta["sha256"]:
+        raise IndexProblem(f"index file {target} is damaged (size or checksum differs): rebuild the index")

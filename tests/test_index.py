@@ -173,7 +173,7 @@ def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp
     new_docs = [changed] + docs[1:3]  # one changed, two kept, two removed
     known = previous_vectors(settings.index_dir, settings)
     idx = qa.index.build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
-    embedded = set(read_checkpoint(tmp_path / "ck", settings, 384))
+    embedded = set(read_checkpoint(tmp_path / "ck", settings))
     fresh = {chunk_key(c) for c in idx.chunks} - set(known)
     assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
     old = dict(zip(map(chunk_key, seed_index.chunks), seed_index.vectors.reconstruct_n(0, seed_index.vectors.ntotal)))
@@ -216,7 +216,7 @@ def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
     small = dataclasses.replace(settings, hnsw_min_chunks=10)  # the seeds' 63 chunks count as "large" here
     known = previous_vectors(settings.index_dir, settings)
     idx = qa.index.build(read_folder(SEEDS), small, known=known)
-    assert isinstance(idx.vectors, faiss.IndexHNSW) and isinstance(seed_index.vectors, faiss.IndexFlat)
+    assert isinstance(idx.vectors, faiss.IndexHNSW) and isinstance(seed_index.vectors, faiss.IndexScalarQuantizer)
     assert idx.search(CARD_QUESTION, 3, "dense") == seed_index.search(CARD_QUESTION, 3, "dense")
     idx.save(tmp_path / "hnsw")
     again = load(tmp_path / "hnsw", small)
@@ -229,5 +229,5 @@ def test_checkpoint_keys_survive_any_bytes(settings, tmp_path):
 
     keys = [b"\x01" * 15 + b"\x00", b"\x00" * 16, bytes(range(16))]  # trailing zeros included
     write_checkpoint(tmp_path, settings, keys, np.eye(3, 384, dtype=np.float32))
-    back = read_checkpoint(tmp_path, settings, 384)
+    back = read_checkpoint(tmp_path, settings)
     assert set(back) == set(keys) and (back[keys[2]] == np.eye(3, 384)[2]).all()
