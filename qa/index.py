@@ -9,6 +9,7 @@ brings in only the pages it reads.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import io
 import json
@@ -20,7 +21,8 @@ import threading
 from array import array
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,7 @@ log = logging.getLogger("qa")
 FORMAT = 4
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
+LOCK = ".lock"  # inside an index folder: held by the one process writing it
 MODES = ("hybrid", "bm25", "dense")
 BM25_ARRAYS = ("terms", "indptr", "rows", "weights")  # saved one .npy file each, memory-mapped on load
 NO_INDEX = "no index yet"
@@ -184,8 +187,10 @@ class Index:
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the index under `path`: data files first (new names), then the manifest (atomic rename)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        with writer_lock(path):
+            return self._write(Path(path))
+
+    def _write(self, path: Path) -> Path:
 
         def docs(f):
             for d in self.docs:
@@ -206,9 +211,9 @@ class Index:
         tmp = path / f".manifest.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path / "manifest.json")
-        keep = {f["name"] for f in files.values()} | {"manifest.json"}
-        for old in path.iterdir():  # files of earlier builds, no longer referenced
-            if old.name not in keep and not old.name.startswith("."):
+        keep = {f["name"] for f in files.values()} | {"manifest.json", CHECKPOINT, LOCK}
+        for old in path.iterdir():  # files of earlier builds, and temp files of interrupted ones
+            if old.name not in keep and old.is_file():
                 old.unlink(missing_ok=True)
         self.manifest, self.path = manifest, path
         return path
@@ -344,20 +349,38 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
 
 def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
                   source: Path | None = None) -> Index:
-    """Load the index at `path` if it was built from these docs with these settings, else (re)build it."""
+    """Load the index at `path` if it was built from these docs with these settings, else (re)build it.
+    One process builds at a time; another one waits, then finds the index built."""
+    with writer_lock(path):
+        try:
+            why = stale_reason(read_manifest(path), docs, settings)
+            if why is None:
+                return load(path, settings)
+        except IndexProblem as e:
+            why = str(e)
+        if why != NO_INDEX:
+            log.warning("rebuilding the index at %s: %s", path, why)
+        checkpoint = Path(path) / CHECKPOINT
+        idx = build(docs, settings, progress, source, previous_vectors(path, settings), checkpoint)
+        idx._write(Path(path))
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        return idx
+
+
+@contextmanager
+def writer_lock(path: str | Path) -> Iterator[None]:
+    """Hold the index folder's write lock (readers need none: they see the old manifest or the new). The
+    kernel releases it when the process ends, however it ends."""
+    path = Path(path)
     try:
-        why = stale_reason(read_manifest(path), docs, settings)
-        if why is None:
-            return load(path, settings)
-    except IndexProblem as e:
-        why = str(e)
-    if why != NO_INDEX:
-        log.warning("rebuilding the index at %s: %s", path, why)
-    checkpoint = Path(path) / CHECKPOINT
-    idx = build(docs, settings, progress, source, previous_vectors(path, settings), checkpoint)
-    idx.save(path)
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    return idx
+        path.mkdir(parents=True, exist_ok=True)
+        f = open(path / LOCK, "a")
+    except OSError:  # a read-only index: nobody writes it, and a build will say why it cannot
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:

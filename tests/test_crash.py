@@ -1,0 +1,130 @@
+"""Crash safety: an indexing run killed with SIGKILL at any point leaves the previous index loadable and
+answering as before, and the next run finishes the job.
+
+The kills are real: a child process runs `python -m qa index` with one function of qa.index wrapped to
+SIGKILL the process at a chosen moment (before the n-th file write, halfway through one, just before the
+manifest is published, just after), or is killed from outside after a delay."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import qa
+from qa.corpus import read_folder
+from qa.index import CHECKPOINT, ChunkTable
+
+from .conftest import CARD_QUESTION, ROOT, SEEDS
+
+NEW_ARTICLE = ("Hà Nội hỗ trợ Hòa Bình xây trường học\n\nUBND TP. Hà Nội quyết định hỗ trợ tỉnh Hòa Bình 7 tỷ đồng "
+               "để xây dựng trường học vùng cao. Số tiền được chuyển trong tháng 12.\n") * 3
+NEW_QUESTION = "Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền xây trường học?"
+
+CHILD = r"""
+import os, signal, sys
+import qa.index as ix
+point, n = sys.argv[1], int(sys.argv[2])
+calls = 0
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+write = ix._atomic_write
+def counted(folder, stem, suffix, fn):
+    global calls
+    calls += 1
+    if point == "before-write" and calls == n:
+        die()
+    if point == "torn-write" and calls == n:
+        def torn(f):
+            f.write(b"\x00" * 100)
+            die()
+        return write(folder, stem, suffix, torn)
+    return write(folder, stem, suffix, fn)
+ix._atomic_write = counted
+replace = os.replace
+def publish(src, dst):
+    if point == "before-publish" and str(dst).endswith("manifest.json"):
+        die()
+    replace(src, dst)
+    if point == "after-publish" and str(dst).endswith("manifest.json"):
+        die()
+ix.os.replace = publish
+from qa.__main__ import main
+main(["index", sys.argv[3]])
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, settings):
+    """A copy of the seeds with an index built, then one article more: the next run has work to do."""
+    base = tmp_path_factory.mktemp("crash")
+    folder, index = base / "corpus", base / "index"
+    shutil.copytree(SEEDS, folder)
+    qa.open_index(qa.Settings.from_env(index_dir=index, cache_dir=settings.cache_dir), folder)
+    (folder / "999_new.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    return folder, index
+
+
+def _env(index):
+    return {**os.environ, "QA_INDEX_DIR": str(index), "QA_CHECKPOINT_CHUNKS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _unchanged(index, manifest, answer, hits):
+    idx = qa.load(index)
+    assert idx.manifest == manifest
+    assert idx.ask(CARD_QUESTION).to_dict() == answer
+    assert [h.to_dict() for h in idx.search(CARD_QUESTION, 5)] == hits
+
+
+def test_a_killed_index_run_leaves_the_previous_index_and_the_next_run_finishes(corpus):
+    folder, index = corpus
+    before = qa.load(index)
+    manifest, answer = before.manifest, before.ask(CARD_QUESTION).to_dict()
+    hits = [h.to_dict() for h in before.search(CARD_QUESTION, 5)]
+    new_chunks = len(ChunkTable.split(read_folder(folder)[-1:], before.settings))
+    writes = new_chunks + len(before.manifest["files"])  # one checkpoint per chunk, then the index files
+    faults = [(point, n) for point in ("before-write", "torn-write") for n in range(1, writes + 1)] + [
+        ("before-publish", 0)]
+    for point, n in faults:
+        shutil.rmtree(index / CHECKPOINT, ignore_errors=True)  # each run starts from the same state
+        run = subprocess.run([sys.executable, "-c", CHILD, point, str(n), str(folder)], cwd=ROOT, env=_env(index),
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == -signal.SIGKILL, f"{point} {n}: not interrupted ({run.stderr[-300:]})"
+        _unchanged(index, manifest, answer, hits)
+    for delay in (0.3, 1.0, 2.0):  # killed from outside, wherever it is
+        run = subprocess.Popen([sys.executable, "-m", "qa", "index", str(folder)], cwd=ROOT, env=_env(index),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        run.send_signal(signal.SIGKILL)
+        if run.wait() == -signal.SIGKILL:
+            _unchanged(index, manifest, answer, hits)
+
+    done = subprocess.run([sys.executable, "-m", "qa", "index", str(folder)], cwd=ROOT, env=_env(index),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    idx = qa.load(index)
+    assert idx.ask(NEW_QUESTION).text == "7 tỷ đồng" and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
+    listed = {f["name"] for f in idx.manifest["files"].values()}
+    assert {p.name for p in index.iterdir()} == listed | {"manifest.json", ".lock"}  # no temp file, no checkpoint
+
+
+def test_killed_after_publishing_the_new_index_is_complete(corpus, tmp_path):
+    folder, index = corpus
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    (folder / "998_more.txt").write_text(NEW_ARTICLE.replace("7 tỷ", "9 tỷ").replace("Hòa Bình", "Sơn La"),
+                                         encoding="utf-8")
+    try:
+        run = subprocess.run([sys.executable, "-c", CHILD, "after-publish", "0", str(folder)], cwd=ROOT,
+                             env=_env(copy), capture_output=True, text=True, timeout=300)
+        assert run.returncode == -signal.SIGKILL, run.stderr[-500:]
+        idx = qa.load(copy)  # the new manifest and every file it names are there
+        assert idx.ask("Hà Nội hỗ trợ Sơn La bao nhiêu tiền xây trường học?").text == "9 tỷ đồng"
+        assert json.loads((copy / "manifest.json").read_text())["documents"] == len(idx.docs)
+    finally:
+        (folder / "998_more.txt").unlink()
