@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
 XQUAD ?= ../shared/data/xquad.vi.json
 
-.PHONY: run ask test install index bench eval eval-xquad clean
+.PHONY: run ask test install index doctor bench eval eval-xquad clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ $(CHROMIUM):
 
 index: $(STAMP)
 	$(BIN)/python -m qa index
+
+doctor: $(STAMP)
+	$(BIN)/python -m qa doctor
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,5 @@
-"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | search "…" | ask "…"  (--json for machines)."""
+"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | search "…" | ask "…" (--json for
+machines) | doctor."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
     p_index.add_argument("--jsonl", type=Path, help="index a .jsonl(.gz) file of {id, title, text} records instead")
     p_index.add_argument("--limit", type=int, help="only the first N documents")
+    sub.add_parser("doctor", help="check the packages, model cache, index and corpus; one line each")
     for name in ("search", "ask"):
         p = sub.add_parser(name, help=f"{name} the index")
         p.add_argument("question")
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--limit must be at least 1")
         if args.command == "index" and args.folder and args.jsonl:
             raise ValueError("index a folder or a --jsonl file, not both")
+        if args.command == "doctor":
+            from .doctor import run
+
+            return run(settings)
         idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index",
                          jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
         if args.command == "index":

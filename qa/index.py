@@ -208,9 +208,7 @@ class Index:
             "vectors": _atomic_write(path, "vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
         }
         manifest = {**self.manifest, "format": FORMAT, "files": files}
-        tmp = path / f".manifest.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path / "manifest.json")
+        _publish(path, manifest)
         keep = {f["name"] for f in files.values()} | {"manifest.json", CHECKPOINT, LOCK}
         for old in path.iterdir():  # files of earlier builds, and temp files of interrupted ones
             if old.name not in keep and old.is_file():
@@ -355,7 +353,11 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
         try:
             why = stale_reason(read_manifest(path), docs, settings)
             if why is None:
-                return load(path, settings)
+                idx = load(path, settings)
+                if source and idx.manifest.get("corpus_dir") != str(Path(source).resolve()):  # the folder moved
+                    idx.manifest["corpus_dir"] = str(Path(source).resolve())
+                    _publish(Path(path), idx.manifest)
+                return idx
         except IndexProblem as e:
             why = str(e)
         if why != NO_INDEX:
@@ -461,6 +463,13 @@ def _settings_of(settings: Settings, manifest: dict) -> Settings:
     """The caller's settings with the index's own model and backend, so queries embed like its passages."""
     return dataclasses.replace(settings, embed_model=manifest.get("model", settings.embed_model),
                                embed_backend=manifest.get("backend", "torch"))
+
+
+def _publish(path: Path, manifest: dict) -> None:
+    """Replace the manifest atomically: readers see the old one or the new one, whole."""
+    tmp = path / f".manifest.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path / "manifest.json")
 
 
 def _read_docs(folder: Path, meta: dict) -> list[Document]:
