@@ -34,7 +34,7 @@ from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import dense, embed, fuse
 from .config import Settings
-from .normalise import fold_aligned, terms
+from .normalise import clean, fold_aligned, terms
 from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
@@ -448,7 +448,7 @@ def check_question(question, limit: int) -> str:
     """The question, stripped and cut to `limit` characters; ValueError when it is empty or not text."""
     if not isinstance(question, str):
         raise ValueError("the question must be text")
-    question = question.strip()
+    question = clean(question).strip()
     if not question:
         raise ValueError("the question is empty: type a question, e.g. \"Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?\"")
     return question[:limit]

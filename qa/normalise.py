@@ -13,6 +13,7 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), No
 _DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
 _SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone half of a UTF-16 pair (JSON "\\ud800"): not text
 
 TONES = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
 _VOWELS = set("aăâeêioôơuưy")
@@ -31,19 +32,19 @@ _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:-[^\W\d_]+)?")
 
 
 def clean(text: str) -> str:
-    """Display form: NFC, zero-width and control characters removed, dashes and spaces unified.
+    """Display form: zero-width and control characters removed, dashes and spaces unified, lone surrogates
+    replaced (U+FFFD), then NFC (last: a removed character may have kept a letter from its accent).
 
     Newlines are kept (they separate paragraphs); offsets of chunks refer to this form.
     """
-    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH)
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _DASHES.sub("-", text)
-    return _SPACES.sub(" ", text)
+    text = _CONTROL.sub("", text.translate(_ZERO_WIDTH).replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SPACES.sub(" ", _DASHES.sub("-", _SURROGATE.sub("\ufffd", text)))
+    return unicodedata.normalize("NFC", text)
 
 
 def canonical(text: str) -> str:
     """Matching form: `clean`, then every syllable's tone mark moved to one canonical vowel."""
-    return re.sub(r"[^\W\d_]+", lambda m: _retone(m.group()), clean(text))
+    return unicodedata.normalize("NFC", re.sub(r"[^\W\d_]+", lambda m: _retone(m.group()), clean(text)))
 
 
 def fold(text: str) -> str:

@@ -43,6 +43,17 @@ def chunk(doc: Document, size: int, overlap: int) -> list[Chunk]:
         is_separator_regex=True, keep_separator="end", strip_whitespace=True)
     chunks: list[Chunk] = []
     for piece in splitter.split_text(doc.text):
-        start = doc.text.find(piece, chunks[-1].start + 1 if chunks else 0)  # chunks come in source order
+        start = _locate(doc.text, piece, chunks[-1] if chunks else None, overlap)
         chunks.append(Chunk(doc.id, doc.title, piece, start, start + len(piece)))
     return chunks
+
+
+def _locate(text: str, piece: str, prev: Chunk | None, overlap: int) -> int:
+    """Where `piece` starts: after the previous chunk's start, at most `overlap` characters before its end
+    where it occurs there (repetitive text holds the same piece at several places)."""
+    if prev is None:
+        return text.find(piece)
+    start = text.find(piece, max(prev.start + 1, prev.end - overlap))
+    if start < 0 or start > prev.end:  # more overlap than asked for: the latest occurrence that touches prev
+        start = text.rfind(piece, prev.start + 1, prev.end + len(piece))
+    return start if start >= 0 else text.find(piece, prev.start + 1)
