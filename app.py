@@ -2,9 +2,10 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--index DIR]      (or: make run)
 
-The page, its "ask" API (for gradio_client) and the upload tab all go through `Library`, which holds the
-current index. Adding documents builds a new index beside it (only the new articles are embedded), saves
-it, then swaps it in, so people asking meanwhile are never answered from a half-updated index.
+The page, its API (for gradio_client: "ask", and "add" for one article) and the upload tab all go through
+`Library`, which holds the current index. Adding documents builds a new index beside it (only the new
+articles are embedded), saves it, then swaps it in, so people asking meanwhile are never answered from a
+half-updated index.
 """
 from __future__ import annotations
 
@@ -58,14 +59,14 @@ class Library:
         return self.index.ask(question, int(k), mode)
 
     def add(self, files: list[tuple[str, bytes]]) -> list[str]:
-        """Index (name, content) uploads; one Vietnamese line per file says what became of it."""
+        """Index (name, content) uploads; one Vietnamese line per file (plain text) says what became of it."""
         with self._adding:
             idx = self.index
             known = {_digest(d.text): d.id for d in idx.docs}
             folder = self.settings.uploads_dir()
             lines, docs, written = [], [], []
             for name, data in files:
-                shown = _plain(Path(name).name)
+                shown = Path(name).name
                 try:
                     doc = self._accept(name, data)
                 except ValueError as e:
@@ -79,7 +80,7 @@ class Library:
                 written.append(folder / f"{doc.id}{Path(name).suffix.lower()}")
                 _write_atomic(written[-1], doc.text)  # first: a crash after this still leaves the article kept
                 docs.append(doc)
-                lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{_plain(doc.title)}»")
+                lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{doc.title}»")
             if docs:
                 try:
                     new = idx.add(docs)
@@ -188,7 +189,7 @@ def page(lib: Library) -> gr.Blocks:
         if not files:
             return "Chưa chọn tệp nào.", count()
         lines = lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files])
-        return "\n".join(f"- {line}" for line in lines), count()
+        return "\n".join(f"- {_plain(line)}" for line in lines), count()
 
     def count():
         return f"Chỉ mục có **{len(lib.index.docs)}** bài báo, {len(lib.index.chunks)} đoạn."
@@ -199,6 +200,11 @@ def page(lib: Library) -> gr.Blocks:
             return lib.ask(question, k, mode).to_dict()
         except ValueError as e:
             raise gr.Error(str(e)) from None
+
+    def add_api(name: str, text: str) -> list[str]:
+        """Add one article (`name` gives its id and type, .txt or .md); one line says what became of it.
+        The same checks as the upload tab."""
+        return lib.add([(name, text.encode("utf-8"))])
 
     with gr.Blocks(title="Hỏi đáp tin tức") as demo:
         gr.Markdown("# Hỏi đáp tin tức tiếng Việt\nĐặt câu hỏi về các bài báo đã lưu; mỗi câu trả lời kèm nguồn để kiểm chứng.")
@@ -233,6 +239,7 @@ def page(lib: Library) -> gr.Blocks:
         add.click(upload, files, [status, total], api_visibility="private")
         demo.load(count, None, total, api_visibility="private")  # another tab may have added articles
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
+        gr.api(add_api, api_name="add", concurrency_limit=1)
     return demo
 
 

@@ -137,6 +137,9 @@ def test_gradio_api_answers_eight_people_at_once(server):
     assert all(a["citations"][0]["doc_id"] for a in answers)
     with pytest.raises(Exception, match="the question is empty"):
         ask("   ")
+    client = Client(server, verbose=False)
+    assert client.predict("x.pdf", "Hà Nội", api_name="/add") == ["✗ x.pdf: chỉ nhận tệp .txt hoặc .md"]
+    assert client.predict("../../x.txt", "", api_name="/add") == ["✗ x.txt: tệp rỗng"]
 
 
 def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):

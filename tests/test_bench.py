@@ -42,3 +42,16 @@ def test_million_chunk_benchmark_runs_on_a_slice(seed_index, settings):
                           "--queries", "3"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "500 chunks" in out.stdout and "| hybrid |" in out.stdout
+
+
+def test_load_benchmark_sixteen_clients_and_an_upload_meanwhile(seed_index, settings, tmp_path):
+    manifest = (settings.index_dir / "manifest.json").read_bytes()
+    out = subprocess.run([sys.executable, "bench/load.py", "--index", str(settings.index_dir), "--clients", "16",
+                          "--seconds", "8", "--upload-at", "2", "--out", str(tmp_path / "f.json")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    f = json.loads((tmp_path / "f.json").read_text())
+    assert f["requests"] > 16 and f["errors"] == 0, f["error_samples"]
+    assert f["answers_neither_before_nor_after"] == 0, f["odd_samples"]
+    assert f["requests_during_upload"] > 0 and f["new_article_answer"] == f["new_article_expected"]
+    assert (settings.index_dir / "manifest.json").read_bytes() == manifest  # the upload went to a copy
