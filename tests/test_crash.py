@@ -23,7 +23,7 @@ from qa.index import CHECKPOINT, ChunkTable
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
 NEW_ARTICLE = ("Hà Nội hỗ trợ Hòa Bình xây trường học\n\nUBND TP. Hà Nội quyết định hỗ trợ tỉnh Hòa Bình 7 tỷ đồng "
-               "để xây dựng trường học vùng cao. Số tiền được chuyển trong tháng 12.\n") * 3
+               "để xây dựng trường học vùng cao. Số tiền được chuyển trong tháng 12.\n") * 8
 NEW_QUESTION = "Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền xây trường học?"
 
 CHILD = r"""
