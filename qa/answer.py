@@ -99,6 +99,10 @@ class Lexicon:
     names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
     places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
 
+    def __or__(self, other: "Lexicon") -> "Lexicon":
+        """The lexicon of two corpora together (`entity_lexicon` reads each text on its own)."""
+        return Lexicon(self.names | other.names, self.places | other.places)
+
 
 def entity_lexicon(texts: Iterable[str]) -> Lexicon:
     names: set[str] = set()

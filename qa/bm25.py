@@ -23,41 +23,34 @@ EPSILON = 0.25  # rank-bm25: negative idf is replaced by EPSILON * mean idf
 @dataclass
 class BM25:
     """The weights by term (compressed sparse columns as plain arrays, which a saved index memory-maps:
-    a query reads only its own terms' columns)."""
+    a query reads only its own terms' columns). Term counts are kept beside the weights so documents can
+    be added without reading the others again (`extend`)."""
 
-    terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; term j's weights are at indptr[j]:indptr[j + 1]
+    terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; term j's entries are at indptr[j]:indptr[j + 1]
     indptr: np.ndarray  # (n_terms + 1,) int64
-    rows: np.ndarray  # (nnz,) int32: the chunk of each weight
+    rows: np.ndarray  # (nnz,) int32: the chunk of each entry
     weights: np.ndarray  # (nnz,) float32
+    counts: np.ndarray  # (nnz,) uint16: how often the term occurs in the chunk
     n_chunks: int
 
     @classmethod
     def fit(cls, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
         """Weights for `docs` (token lists, read once: a generator keeps only one in memory at a time)."""
-        vocab: dict[str, int] = {}
-        counts, cols, tfs = array("l"), array("i"), array("f")  # per doc, then per (doc, term): compact
-        for doc in docs:
-            c = Counter(doc)
-            counts.append(len(c))
-            cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
-            tfs.extend(c.values())
-        n = len(counts)
-        hashes = term_hashes(list(vocab))
-        order = np.argsort(hashes, kind="stable")
-        rank = np.empty_like(order, dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        col = rank[np.frombuffer(cols, dtype=np.int32)]  # columns in hash order
-        del cols
-        rows = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(counts, dtype=np.int64))
-        tf = np.frombuffer(tfs, dtype=np.float32)
-        idf = okapi_idf(n, np.bincount(col, minlength=len(vocab)).astype(np.float64)).astype(np.float32)
-        lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per doc
-        norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
-        w = tf * np.float32(k1 + 1)
-        w /= tf + norm[rows]
-        w *= idf[col]
-        m = sparse.csc_matrix((w, (rows, col)), shape=(n, len(vocab)), dtype=np.float32)
-        return cls(hashes[order], m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, n)
+        return _weigh(*_count(docs), k1, b)
+
+    def extend(self, keep: np.ndarray, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
+        """The weights of the chunks where `keep` is true followed by `docs`: the same as `fit` on all of
+        them, from the kept term counts and the new documents' tokens only."""
+        mask = keep[self.rows]
+        old_col = np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(self.indptr))[mask]
+        old_rows = (np.cumsum(keep, dtype=np.int64) - 1)[self.rows[mask]].astype(np.int32)
+        new_terms, new_rows, new_col, new_tf, n_new = _count(docs)
+        terms = np.union1d(self.terms, new_terms)
+        n_kept = int(keep.sum())
+        col = np.concatenate([np.searchsorted(terms, self.terms)[old_col], np.searchsorted(terms, new_terms)[new_col]])
+        rows = np.concatenate([old_rows, new_rows + np.int32(n_kept)])
+        tf = np.concatenate([self.counts[mask].astype(np.float32), new_tf])
+        return _weigh(terms, rows, col, tf, n_kept + n_new, k1, b)
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
@@ -91,6 +84,44 @@ class BM25:
         if len(cand) > n:
             cand = cand[np.argpartition(-s[cand], n - 1)[:n]]
         return cand[np.lexsort((cand, -s[cand]))].tolist()
+
+
+def _count(docs: Iterable[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """(terms, rows, cols, counts, n): the documents' distinct terms as sorted hashes; for each (document,
+    term) pair its document, its column in `terms` and its count; the number of documents."""
+    vocab: dict[str, int] = {}
+    per_doc, cols, tfs = array("q"), array("i"), array("f")  # compact while reading
+    for doc in docs:
+        c = Counter(doc)
+        per_doc.append(len(c))
+        cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
+        tfs.extend(c.values())
+    hashes = term_hashes(list(vocab))
+    order = np.argsort(hashes, kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rows = np.repeat(np.arange(len(per_doc), dtype=np.int32), np.frombuffer(per_doc, dtype=np.int64))
+    return (hashes[order], rows, rank[np.frombuffer(cols, dtype=np.int32)], np.frombuffer(tfs, dtype=np.float32),
+            len(per_doc))
+
+
+def _weigh(terms: np.ndarray, rows: np.ndarray, col: np.ndarray, tf: np.ndarray, n: int, k1: float, b: float) -> BM25:
+    """The BM25 of n chunks from their (row, column, count) entries; terms that no chunk holds are dropped."""
+    df = np.bincount(col, minlength=len(terms))
+    if (df == 0).any():
+        present = df > 0
+        col, terms, df = (np.cumsum(present) - 1)[col], terms[present], df[present]
+    idf = okapi_idf(n, df.astype(np.float64)).astype(np.float32)
+    lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per chunk
+    norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
+    w = tf * np.float32(k1 + 1)
+    w /= tf + norm[rows]
+    w *= idf[col]
+    # column-major order (scipy's counting sort keeps each column's rows in order), applied to both arrays
+    m = sparse.csc_matrix((np.arange(1, len(w) + 1, dtype=np.int64), (rows, col)), shape=(n, len(terms)))
+    order = m.data - 1
+    return BM25(terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), w[order],
+                np.minimum(tf[order], 65535).astype(np.uint16), n)
 
 
 def okapi_idf(n: int, df: np.ndarray) -> np.ndarray:

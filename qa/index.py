@@ -44,7 +44,7 @@ KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 LOCK = ".lock"  # inside an index folder: held by the one process writing it
 MODES = ("hybrid", "bm25", "dense")
-BM25_ARRAYS = ("terms", "indptr", "rows", "weights")  # saved one .npy file each, memory-mapped on load
+BM25_ARRAYS = ("terms", "indptr", "rows", "weights", "counts")  # saved one .npy file each, memory-mapped on load
 NO_INDEX = "no index yet"
 
 
@@ -166,18 +166,34 @@ class Index:
         """A new index with `docs` added; one whose id is already indexed replaces that document. Only the
         added documents are embedded: every other chunk keeps its vector. The index itself is unchanged, so
         questions being answered from it are not disturbed; `save` the new one to keep it."""
-        t0 = time.perf_counter()
+        t0, s, docs = time.perf_counter(), self.settings, list(docs)
         replaced = {d.id for d in docs}
         gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
-        kept = np.flatnonzero(~gone[self.chunks.doc])
-        new = ChunkTable.split(list(docs), self.settings)
-        vecs = np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], _embed(self.settings, new)])
-        all_docs = [d for d in self.docs if d.id not in replaced] + list(docs)
+        keep = ~gone[self.chunks.doc]
+        kept = np.flatnonzero(keep)
+        new = ChunkTable.split(docs, s)
+        new_vecs = _embed(s, new)
+        all_docs = [d for d in self.docs if d.id not in replaced] + docs
         renumber = np.cumsum(~gone) - 1  # old document position -> new
         c = self.chunks
         table = ChunkTable(all_docs, np.concatenate([renumber[c.doc[kept]], new.doc + int((~gone).sum())]),
                            np.concatenate([c.start[kept], new.start]), np.concatenate([c.end[kept], new.end]))
-        idx = _assemble(self.settings, all_docs, table, vecs, self.manifest, t0)
+        # everything below reads only the new documents, plus arrays of the kept ones
+        sent_doc = np.repeat(np.arange(len(self.docs)), np.diff(self.sentence_bounds))
+        new_spans = _sentence_spans(docs)
+        per_doc = np.concatenate([np.diff(self.sentence_bounds)[~gone], [len(x) for x in new_spans]])
+        sents = np.concatenate([self.sentences[~gone[sent_doc]], *new_spans])
+        bm = self.bm25.extend(keep, (terms(_indexed_text(c)) for c in new), s.bm25_k1, s.bm25_b)
+        lexicon = answerer.entity_lexicon(d.text for d in (all_docs if gone.any() else docs))
+        lexicon = lexicon if gone.any() else self.lexicon | lexicon  # a replaced text may have had other names
+        if gone.any() or (len(table) >= s.hnsw_min_chunks) != isinstance(self.vectors, faiss.IndexHNSW):
+            vectors = dense.build(np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], new_vecs]),
+                                  s.hnsw_min_chunks, s.hnsw_m, s.hnsw_ef_construction)
+        else:  # only additions: the graph or table grows (on a copy: a loaded one is a read-only map)
+            vectors = faiss.deserialize_index(faiss.serialize_index(self.vectors))
+            vectors.add(new_vecs)
+        derived = (sents, np.concatenate([[0], np.cumsum(per_doc)]).astype(np.int64), bm, lexicon)
+        idx = _assemble(s, all_docs, table, vectors, self.manifest, t0, derived)
         idx.path = self.path
         return idx
 
@@ -295,22 +311,31 @@ def _embedder_tag(settings: Settings) -> str:
     return "emb-" + hashlib.sha1(f"{settings.embed_model}|{settings.embed_backend}".encode()).hexdigest()[:8]
 
 
-def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vecs: np.ndarray, manifest: dict,
-              t0: float) -> Index:
-    """An index from documents, their chunks and the chunks' vectors: sentences, BM25 and the lexicon are
+def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vectors: np.ndarray | faiss.Index,
+              manifest: dict, t0: float, derived: tuple | None = None) -> Index:
+    """An index from documents, their chunks and the chunks' vectors (an array, or a faiss index already
+    made). `derived` is (sentences, their bounds, BM25, lexicon) when the caller has them; otherwise they are
     derived here (cheap next to embedding)."""
-    spans = [np.asarray(sentences(d.text), dtype=np.int32).reshape(-1, 2) for d in docs]
-    bounds = np.cumsum([0] + [len(s) for s in spans], dtype=np.int64)
-    bm = bm25_mod.BM25.fit((terms(_indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
+    if derived is None:
+        spans = _sentence_spans(docs)
+        bounds = np.cumsum([0] + [len(s) for s in spans], dtype=np.int64)
+        bm = bm25_mod.BM25.fit((terms(_indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
+        derived = (np.concatenate(spans) if spans else np.zeros((0, 2), np.int32), bounds, bm,
+                   answerer.entity_lexicon(d.text for d in docs))
+    if isinstance(vectors, np.ndarray):
+        vectors = dense.build(vectors, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
     manifest = {**manifest, "model": settings.embed_model, "backend": settings.embed_backend,
-                "dimension": int(vecs.shape[1]), "chunking": settings.chunking(),
+                "dimension": int(vectors.d), "chunking": settings.chunking(),
                 "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
                 "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
-    vectors = dense.build(vecs, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
-    return Index(settings, docs, chunks, np.concatenate(spans) if spans else np.zeros((0, 2), np.int32), bounds, bm,
-                 vectors, answerer.entity_lexicon(d.text for d in docs), manifest)
+    sents, bounds, bm, lexicon = derived
+    return Index(settings, docs, chunks, sents, bounds, bm, vectors, lexicon, manifest)
+
+
+def _sentence_spans(docs: list[Document]) -> list[np.ndarray]:
+    return [np.asarray(sentences(d.text), dtype=np.int32).reshape(-1, 2) for d in docs]
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:

@@ -179,6 +179,7 @@ def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):
             page.locator("#files input[type=file]").set_input_files(str(article))
             pw.expect(page.locator("#files")).to_contain_text(article.name, timeout=30_000)
             pw.expect(page.locator("#files")).to_contain_text(re.compile(r"\d\sB"), timeout=30_000)  # uploaded
+            page.wait_for_load_state("networkidle")  # and the upload request answered: a click before is lost
             page.locator("#add").click()
             pw.expect(page.locator("#add-status")).to_contain_text("đã thêm", timeout=60_000)
             page.screenshot(path=str(SHOTS / "3-upload.png"), full_page=True)

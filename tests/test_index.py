@@ -231,3 +231,29 @@ def test_checkpoint_keys_survive_any_bytes(settings, tmp_path):
     write_checkpoint(tmp_path, settings, keys, np.eye(3, 384, dtype=np.float32))
     back = read_checkpoint(tmp_path, settings)
     assert set(back) == set(keys) and (back[keys[2]] == np.eye(3, 384)[2]).all()
+
+
+def test_adding_documents_gives_the_index_a_fresh_build_would(seed_index, settings):
+    """`Index.add` reads only the new documents (BM25 counts, sentences, lexicon and vectors of the others
+    are carried over), and the result equals building everything again."""
+    import numpy as np
+
+    docs = read_folder(SEEDS)
+    extra = dataclasses.replace(docs[0], id="extra", text=docs[0].text + "\nHà Nội hỗ trợ Sơn La 9 tỷ đồng.")
+    changed = dataclasses.replace(docs[1], text=docs[1].text.replace("Hà Nội", "Thủ đô Hà Nội", 1))
+    for added, expected in (([extra], docs + [extra]),  # only an addition
+                            ([changed], [d for d in docs if d.id != changed.id] + [changed])):  # a replacement
+        grown = seed_index.add(added)
+        fresh = qa.index.build(expected, settings, known=previous_vectors(settings.index_dir, settings))
+        assert [d.id for d in grown.docs] == [d.id for d in fresh.docs]
+        for name in ("terms", "indptr", "rows", "weights", "counts"):
+            assert np.array_equal(getattr(grown.bm25, name), getattr(fresh.bm25, name)), name
+        assert np.array_equal(grown.sentences, fresh.sentences) and np.array_equal(grown.sentence_bounds,
+                                                                                    fresh.sentence_bounds)
+        assert grown.lexicon == fresh.lexicon or added == [changed] and fresh.lexicon.names <= grown.lexicon.names
+        assert (grown.chunks.doc == fresh.chunks.doc).all() and (grown.chunks.start == fresh.chunks.start).all()
+        a, b = (i.vectors.reconstruct_n(0, i.vectors.ntotal) for i in (grown, fresh))
+        old = grown.chunks.doc < len(expected) - len(added)  # the chunks of the documents kept
+        assert old.sum() > 40 and (a[old] == b[old]).all()  # their vectors carried over as they were
+        assert ((a[~old] * b[~old]).sum(axis=1) > 0.99).all()  # int8 activations are scaled per batch
+    assert seed_index.add([extra]).ask("Hà Nội hỗ trợ Sơn La bao nhiêu tiền?").text == "9 tỷ đồng"
