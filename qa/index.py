@@ -39,7 +39,7 @@ from .split import chunk, sentences
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
-FORMAT = 4
+FORMAT = 5
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 LOCK = ".lock"  # inside an index folder: held by the one process writing it
