@@ -54,11 +54,12 @@ class BM25:
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
-        s = np.zeros(self.n_chunks, dtype=np.float32)
-        for j, count in Counter(self.columns(query)).items():
-            a, z = self.indptr[j], self.indptr[j + 1]
-            s[self.rows[a:z]] += np.float32(count) * self.weights[a:z]  # a column's rows are distinct
-        return s
+        spans = [(self.indptr[j], self.indptr[j + 1], count) for j, count in Counter(self.columns(query)).items()]
+        if not spans:
+            return np.zeros(self.n_chunks, dtype=np.float32)
+        rows = np.concatenate([self.rows[a:z] for a, z, _ in spans])
+        weights = np.concatenate([self.weights[a:z] * np.float32(count) for a, z, count in spans])
+        return np.bincount(rows, weights=weights, minlength=self.n_chunks).astype(np.float32)
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
