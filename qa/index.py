@@ -340,9 +340,18 @@ def _sentence_spans(docs: list[Document]) -> list[np.ndarray]:
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:
     """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem."""
-    settings = settings or Settings.from_env()
-    path = Path(path)
-    manifest = read_manifest(path)
+    settings, path = settings or Settings.from_env(), Path(path)
+    for _ in range(3):
+        manifest = read_manifest(path)
+        try:
+            return _open(path, manifest, settings)
+        except IndexProblem:
+            if read_manifest(path) == manifest:
+                raise
+    return _open(path, read_manifest(path), settings)  # a writer published again meanwhile: one more try, the last
+
+
+def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
     if manifest is None:
         raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
     if manifest.get("format") != FORMAT:
@@ -360,6 +369,8 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
         vectors = faiss.read_index(str(_checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
     except IndexProblem:
         raise
+    except FileNotFoundError:
+        raise IndexProblem(f"a file of the index at {path} is missing: rebuild it") from None
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
     chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import qa
-from qa.corpus import read_folder
+from qa.corpus import make_document, read_folder
 from qa.index import CHECKPOINT, ChunkTable
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
@@ -128,3 +128,39 @@ def test_killed_after_publishing_the_new_index_is_complete(corpus, tmp_path):
         assert json.loads((copy / "manifest.json").read_text())["documents"] == len(idx.docs)
     finally:
         (folder / "998_more.txt").unlink()
+
+
+READER = r"""
+import json, pathlib, sys
+import qa
+path, stop = sys.argv[1], pathlib.Path(sys.argv[2])
+loads, errors, seen = 0, [], set()
+while not stop.exists():
+    try:
+        idx = qa.load(path)
+        idx.bm25.scores(["hà", "nội"])  # read the memory-mapped arrays too
+        seen.add(len(idx.docs))
+        loads += 1
+    except Exception as e:
+        errors.append(f"{type(e).__name__}: {e}")
+print(json.dumps({"loads": loads, "errors": errors[:5], "documents": sorted(seen)}))
+"""
+
+
+def test_readers_never_see_a_half_written_index(seed_index, tmp_path):
+    """A process loading the index over and over while another saves two versions of it in turn: every
+    load gives one version or the other, whole, and none fails (files of a replaced version may vanish
+    between reading the manifest and opening them: the loader then reads the new manifest)."""
+    path, stop = tmp_path / "index", tmp_path / "stop"
+    shutil.copytree(seed_index.path, path)
+    old = qa.load(path)
+    new = old.add([make_document("999_new", NEW_ARTICLE)])
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    time.sleep(2)  # the reader is loading
+    for i in range(40):
+        (new if i % 2 == 0 else old).save(path)
+    stop.touch()
+    report = json.loads(reader.communicate(timeout=300)[0])
+    assert report["errors"] == [] and report["loads"] >= 20, report
+    assert report["documents"] == [5, 6], report  # both versions seen, nothing else
