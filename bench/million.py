@@ -51,7 +51,8 @@ def main() -> None:
     bm = idx.bm25
     w = sparse.csc_matrix((bm.weights, bm.rows, bm.indptr), shape=(n0, len(bm.terms))).tocsr()
     m = sparse.vstack([w] * reps, format="csr")[:args.chunks].tocsc()
-    big = BM25(bm.terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data, args.chunks)
+    big = BM25(bm.terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data,
+               np.ones(len(m.data), np.uint16), args.chunks)  # (term counts are read only when documents are added)
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((args.chunks, idx.vectors.d), dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def _problems(lines: list[str]) -> list[str]:
 def test_a_healthy_setup_passes_every_check(setup):
     rc, lines = _doctor(setup[0])
     assert rc == 0 and not _problems(lines) and len(lines) >= 6, lines
-    assert any("all 8 files match the manifest" in line for line in lines)
+    assert any(re.search(r"all \d+ files match the manifest", line) for line in lines)
 
 
 def test_a_damaged_index_file_is_named_with_its_fix(setup):
