@@ -54,12 +54,14 @@ class BM25:
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
-        spans = [(self.indptr[j], self.indptr[j + 1], count) for j, count in Counter(self.columns(query)).items()]
-        if not spans:
+        counts = Counter(self.columns(query))
+        if not counts:
             return np.zeros(self.n_chunks, dtype=np.float32)
-        rows = np.concatenate([self.rows[a:z] for a, z, _ in spans])
-        weights = np.concatenate([self.weights[a:z] * np.float32(count) for a, z, count in spans])
-        return np.bincount(rows, weights=weights, minlength=self.n_chunks).astype(np.float32)
+        spans = [(self.indptr[j], self.indptr[j + 1]) for j in counts]
+        sub = sparse.csc_matrix((np.concatenate([self.weights[a:z] for a, z in spans]),  # the query's columns
+                                 np.concatenate([self.rows[a:z] for a, z in spans]),
+                                 np.cumsum([0] + [z - a for a, z in spans])), shape=(self.n_chunks, len(spans)))
+        return sub @ np.asarray(list(counts.values()), dtype=np.float32)
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
