@@ -1,5 +1,6 @@
 """Okapi BM25 on a sparse matrix: the per-(chunk, term) weights are computed at index time, so a query
-is a sum of a few columns (scipy builds the matrix; the query path reads its arrays directly). Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
+is a sum of a few columns (a sparse matrix-vector product over just those columns, read from arrays that
+a saved index memory-maps). Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
 tests use as the reference.
 
 Terms are kept as sorted 64-bit hashes rather than strings: a vocabulary of millions of syllables and
