@@ -6,10 +6,16 @@ recall@10 against exact search is measured by bench/scale.py.
 """
 from __future__ import annotations
 
+import os
+
 import faiss
 import numpy as np
 
 FP16 = faiss.ScalarQuantizer.QT_fp16
+# A search is one query: faiss's OpenMP threads would spin after it and starve onnxruntime's, which embeds
+# the next question (embed + search p50 5.2 ms, p95 16 ms with two threads; 1.8 and 2.1 ms with one).
+# Building still uses every core.
+faiss.omp_set_num_threads(1)
 
 
 def build(vectors: np.ndarray, hnsw_min: int = 50_000, m: int = 32, ef_construction: int = 80) -> faiss.Index:
@@ -21,7 +27,11 @@ def build(vectors: np.ndarray, hnsw_min: int = 50_000, m: int = 32, ef_construct
     else:
         index = faiss.IndexScalarQuantizer(d, FP16, faiss.METRIC_INNER_PRODUCT)
     index.train(vectors[:1])  # float16 needs no statistics
-    index.add(vectors)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        index.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(1)
     return index
 
 
