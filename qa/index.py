@@ -18,8 +18,8 @@ import os
 import shutil
 import tempfile
 import threading
-from array import array
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
