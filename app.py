@@ -28,7 +28,7 @@ import qa  # noqa: E402
 from qa import corpus
 from qa.cite import NOT_FOUND
 from qa.config import Settings
-from qa.index import MODES, IndexProblem
+from qa.index import MODES, IndexProblem, read_manifest, writer_lock
 from qa.normalise import fold
 from qa.types import Answer, Document, Hit
 
@@ -82,9 +82,13 @@ class Library:
                 docs.append(doc)
                 lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{doc.title}»")
             if docs:
+                path = idx.path or self.settings.index_dir
                 try:
-                    new = idx.add(docs)
-                    new.save(idx.path or self.settings.index_dir)
+                    with writer_lock(path):
+                        if read_manifest(path) not in (None, idx.manifest):  # another process published meanwhile
+                            idx = qa.load(path, self.settings)
+                        new = idx.add(docs)
+                        new.save(path, lock=False)
                 except Exception:
                     for path in written:  # not indexed now: it must not appear at the next restart either
                         path.unlink(missing_ok=True)

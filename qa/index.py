@@ -201,8 +201,11 @@ class Index:
         return embed.load_model(self.settings)
 
     # -- persistence ----------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the index under `path`: data files first (new names), then the manifest (atomic rename)."""
+    def save(self, path: str | Path, lock: bool = True) -> Path:
+        """Write the index under `path`: data files first (new names), then the manifest (atomic rename).
+        `lock=False` when the caller already holds `writer_lock(path)`."""
+        if not lock:
+            return self._write(Path(path))
         with writer_lock(path):
             return self._write(Path(path))
 

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import app
+import qa
+from qa.corpus import make_document
 from qa.config import Settings
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
@@ -80,6 +82,15 @@ def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
     assert library.ask(CARD_QUESTION, 5, "hybrid").text == "3 tỷ đồng"
     reopened = app.Library(library.settings)  # a restart loads the saved index with the upload, no rebuild
     assert len(reopened.index.docs) == 6 and reopened.index.manifest["built_at"] == after.manifest["built_at"]
+
+
+def test_an_upload_builds_on_what_another_process_published_meanwhile(library):
+    path = library.index.path
+    other = library.index.add([make_document("khac", NEW_ARTICLE.replace("Đà Nẵng", "Huế"))])
+    other.save(path)  # e.g. `python -m qa index` finished while the page was running
+    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].startswith("✓")
+    ids = [d.id for d in qa.load(path).docs]
+    assert "khac" in ids and any(i.startswith("da-nang_") for i in ids) and len(ids) == 7
 
 
 def test_document_text_is_shown_as_text(library):
