@@ -60,8 +60,11 @@ class Library:
 
     def add(self, files: list[tuple[str, bytes]]) -> list[str]:
         """Index (name, content) uploads; one Vietnamese line per file (plain text) says what became of it."""
-        with self._adding:
+        path = self.index.path or self.settings.index_dir
+        with self._adding, writer_lock(path):
             idx = self.index
+            if read_manifest(path) not in (None, idx.manifest):  # another process published meanwhile
+                idx = self.index = qa.load(path, self.settings)
             known = {_digest(d.text): d.id for d in idx.docs}
             folder = self.settings.uploads_dir()
             lines, docs, written = [], [], []
@@ -82,16 +85,12 @@ class Library:
                 docs.append(doc)
                 lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{doc.title}»")
             if docs:
-                path = idx.path or self.settings.index_dir
                 try:
-                    with writer_lock(path):
-                        if read_manifest(path) not in (None, idx.manifest):  # another process published meanwhile
-                            idx = qa.load(path, self.settings)
-                        new = idx.add(docs)
-                        new.save(path, lock=False)
+                    new = idx.add(docs)
+                    new.save(path, lock=False)
                 except Exception:
-                    for path in written:  # not indexed now: it must not appear at the next restart either
-                        path.unlink(missing_ok=True)
+                    for upload in written:  # not indexed now: it must not appear at the next restart either
+                        upload.unlink(missing_ok=True)
                     raise
                 self.index = new
             return lines

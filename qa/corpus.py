@@ -29,22 +29,33 @@ def read_folder(folder: str | Path) -> list[Document]:
     if not folder.is_dir():
         raise ValueError(f"not a folder: {folder}")
     docs = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+    for path in article_files(folder):
         text = read_text(path)
         if text is not None:
             docs.append(make_document(path.stem, text))
     return unique(docs)
 
 
+def article_files(folder: Path) -> list[Path]:
+    """The .txt/.md files under `folder`, sorted by path."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
 def read_text(path: Path) -> str | None:
     """The file's text, or None (with a warning) when it is unreadable, empty, binary or not UTF-8."""
     try:
-        return decode(path.read_bytes())
-    except OSError as e:
-        log.warning("skipped %s: cannot read it (%s)", path, e.strerror)
+        return text_of(path)
     except ValueError as e:
         log.warning("skipped %s: %s", path, e)
     return None
+
+
+def text_of(path: Path) -> str:
+    """The file's text; ValueError saying why it cannot be read (`decode`'s reasons, or the OS error)."""
+    try:
+        return decode(path.read_bytes())
+    except OSError as e:
+        raise ValueError(f"cannot read it ({e.strerror})") from None
 
 
 def decode(data: bytes) -> str:

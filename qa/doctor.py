@@ -6,6 +6,7 @@ import fcntl
 import importlib
 import logging
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -119,17 +120,14 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
 def _folder(subject: str, folder: Path) -> Check:
     if not folder.is_dir():
         return (False, subject, f"{folder} is not a folder: set QA_CORPUS_DIR or pass a folder to `python -m qa index`")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in corpus.SUFFIXES and p.is_file())
+    files = corpus.article_files(folder)
     bad = []
     for p in files:
         try:
-            corpus.decode(p.read_bytes())
-        except OSError as e:
-            bad.append(f"{p.name} ({e.strerror})")
+            corpus.text_of(p)
         except ValueError as e:
             bad.append(f"{p.name} ({e})")
-    ids = [p.stem for p in files]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    repeated = sorted(i for i, n in Counter(p.stem for p in files).items() if n > 1)
     if bad or repeated:
         what = ([f"{len(bad)} unreadable: {', '.join(bad[:3])}{'…' if len(bad) > 3 else ''}"] if bad else []) + (
             [f"ids used twice: {', '.join(repeated[:3])}"] if repeated else [])

@@ -22,7 +22,7 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,13 +204,11 @@ class Index:
     def save(self, path: str | Path, lock: bool = True) -> Path:
         """Write the index under `path`: data files first (new names), then the manifest (atomic rename).
         `lock=False` when the caller already holds `writer_lock(path)`."""
-        if not lock:
-            return self._write(Path(path))
-        with writer_lock(path):
-            return self._write(Path(path))
+        path = Path(path)
+        with writer_lock(path) if lock else nullcontext():
+            return self._write(path)
 
     def _write(self, path: Path) -> Path:
-
         def docs(f):
             for d in self.docs:
                 f.write(json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False).encode() + b"\n")
@@ -344,14 +342,13 @@ def _sentence_spans(docs: list[Document]) -> list[np.ndarray]:
 def load(path: str | Path, settings: Settings | None = None) -> Index:
     """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem."""
     settings, path = settings or Settings.from_env(), Path(path)
-    for _ in range(3):
+    for attempt in range(3):
         manifest = read_manifest(path)
         try:
             return _open(path, manifest, settings)
-        except IndexProblem:
-            if read_manifest(path) == manifest:
+        except IndexProblem:  # unless a writer published meanwhile (its old files go): read the new one
+            if attempt == 2 or read_manifest(path) == manifest:
                 raise
-    return _open(path, read_manifest(path), settings)  # a writer published again meanwhile: one more try, the last
 
 
 def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
@@ -403,7 +400,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
             log.warning("rebuilding the index at %s: %s", path, why)
         checkpoint = Path(path) / CHECKPOINT
         idx = build(docs, settings, progress, source, previous_vectors(path, settings), checkpoint)
-        idx._write(Path(path))
+        idx.save(path, lock=False)
         shutil.rmtree(checkpoint, ignore_errors=True)
         return idx
 
