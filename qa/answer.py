@@ -231,24 +231,7 @@ class Short(NamedTuple):
 def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozenset()) -> Short | None:
     """Offsets of the short answer of the question's kind inside the sentence, or None when it has none;
     `places` are the corpus's place names, which no person answer may be."""
-    if q.kind == "money":
-        spans = [m.span() for m in re.finditer(_AMOUNT, folded)]
-    elif q.kind == "date":
-        spans = [m.span() for m in re.finditer(_DATE, folded)]
-        if re.search(r"giai doan|nhiem ky|thoi ky", q.folded):
-            spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
-    elif q.kind == "count":
-        spans = _counts(q.folded, folded)
-    elif q.kind == "person":
-        spans = _people(sent, places)
-    elif q.kind == "place":
-        spans = _places(q, sent, folded, places)
-    elif q.kind == "title":
-        spans = _titles(q, sent, folded)
-    elif q.kind == "organisation":
-        spans = _organisations(sent, folded) + _acronyms(sent)
-    else:
-        spans = []
+    spans = typed_spans(q.kind, sent, folded, places, q)
     if q.head and q.kind in ("other", "place", "organisation"):  # "vành đai nào" -> "Vành đai 5"
         spans += _named_after(re.escape(q.head), sent, folded, keep_head=True)
         spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
@@ -265,6 +248,31 @@ def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozen
     return Short(*min(spans, key=lambda s: (-_right_fit(q, folded, s), -_item_fit(q, folded, s),
                                             max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0])),
                  typed=True)
+
+
+def typed_spans(kind: str, sent: str, folded: str, places: frozenset[str] = frozenset(),
+                q: Question | None = None) -> list[tuple[int, int]]:
+    """Offsets of the candidates of one kind in a sentence (its folded form beside it): amounts, dates,
+    counts of the noun `q` asks about, people, places, posts, organisations."""
+    fq = q.folded if q else ""
+    if kind == "money":
+        return [m.span() for m in re.finditer(_AMOUNT, folded)]
+    if kind == "date":
+        spans = [m.span() for m in re.finditer(_DATE, folded)]
+        if re.search(r"giai doan|nhiem ky|thoi ky", fq):
+            spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
+        return spans
+    if kind == "count":
+        return _counts(fq, folded)
+    if kind == "person":
+        return _people(sent, places)
+    if kind == "place":
+        return _places(fq, sent, folded, places)
+    if kind == "title" and q is not None:
+        return _titles(q, sent, folded)
+    if kind == "organisation":
+        return _organisations(sent, folded) + _acronyms(sent)
+    return []
 
 
 def _item_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
@@ -359,11 +367,11 @@ def _titles(q: Question, sent: str, folded: str) -> list[tuple[int, int]]:
     return out
 
 
-def _places(q: Question, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
+def _places(fq: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
     """Names after a place word, the one the question asks for when it names one ("huyện nào" -> huyện Mê
     Linh), else any; and names the corpus knows as places (Hà Nam, written without "tỉnh"). A person's full
     name after "tỉnh" (Chủ tịch HĐND tỉnh Trần Văn Vinh) is not a place."""
-    asked = re.search(rf"\b({_PLACE_WORDS}) nao\b", q.folded)
+    asked = re.search(rf"\b({_PLACE_WORDS}) nao\b", fq)
     spans = [s for s in _named_after(re.escape(asked.group(1)) if asked else _PLACE_HEAD, sent, folded)
              if not _person_like(fold(sent[s[0]:s[1]]).split())]
     if asked and spans:

@@ -1,0 +1,278 @@
+"""Training questions for the reader, made from articles (no human labels; Lewis et al. 2019, Fabbri et al. 2020).
+
+Vietnamese asks in place, so a sentence whose answer is replaced by the question phrase of its type is
+already a question: "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng" -> "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền". Answers
+are the spans the type checks of `answer.py` find (amounts, numbers with their noun, dates, people,
+places, organisations). Questions are then trimmed to the words near the answer, and some are typed in
+lower case or without diacritics. Besides these "cloze" examples:
+
+- paraphrase: the question asked of a *different* article's sentence holding the same answer and enough
+  of the question's words, so the reader learns meaning rather than word overlap;
+- unanswerable: the question against another passage of its article that lacks the answer, and the
+  question with its place or person swapped for another of that type ("no answer" either way).
+
+Each example is a dict: question, context, answer (text, "" for none), answer_start (in context, -1 for
+none), kind, how (cloze | paraphrase | other-passage | swapped), doc_id.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+from . import answer as rules
+from .normalise import fold, fold_aligned
+from .split import sentences
+from .types import Document
+
+MIN_SENTENCE, MAX_SENTENCE = 40, 400  # characters
+MAX_CONTEXT = 500  # characters of context around the answer sentence
+PER_DOC = 4  # questions made from one article at most
+_DATE_WORDS = {"ngay": "ngày nào", "thang": "tháng nào", "nam": "năm nào", "giai": "giai đoạn nào",
+               "nhiem": "nhiệm kỳ nào", "thoi": "thời kỳ nào", "the": "thế kỷ nào"}
+_ORG_PHRASES = {"cong ty": "công ty nào", "tong cong ty": "tổng công ty nào", "tap doan": "tập đoàn nào",
+                "ngan hang": "ngân hàng nào", "truong": "trường nào", "benh vien": "bệnh viện nào",
+                "so": "sở nào", "bo": "bộ nào"}
+_PLACE_PHRASES = {"tinh": "tỉnh nào", "thanh pho": "thành phố nào", "tp": "thành phố nào", "huyen": "huyện nào",
+                  "quan": "quận nào", "thi xa": "thị xã nào", "xa": "xã nào", "phuong": "phường nào",
+                  "thi tran": "thị trấn nào"}
+_HONORIFIC = re.compile(r"(?:\b(?:ông|bà|anh|chị|ngài)\s+)$", re.IGNORECASE)
+_COUNT = re.compile(rf"\b({rules._NUM})(?:\s+(?:nghin|ngan|trieu|ty))?\s+(\w+)(\s+\w+)?")
+_NOT_NOUN = {fold(w) for w in rules.ORG_STOP} | {"nay", "do", "nua", "moi", "khac", "lien", "nhu", "hon", "roi"}
+_NOT_COUNTED = {"nam", "thang", "ngay", "gio", "phut", "km", "m", "kg", "tan", "ha", "ty", "trieu", "nghin",
+                "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban", "tuoi"}
+
+
+def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
+    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun)."""
+    if kind == "count":
+        taken = [m.span() for m in re.finditer(rules._AMOUNT + "|" + rules._DATE, folded)]
+        out = []
+        for m in _COUNT.finditer(folded):
+            if (m.group(2) in _NOT_COUNTED or m.group(2).isdigit() or not sent[m.start(2)].islower() or len(m.group(1)) > 7
+                    or re.search(r"(?:\bso|[-/.,])\s*$", folded[:m.start()]) or any(a <= m.start() < b for a, b in taken)):
+                continue
+            second = m.group(3)  # nouns are often two syllables: "468 tổ chức"
+            two = second and sent[m.start(3) + 1].islower() and second.strip() not in _NOT_NOUN
+            out.append((m.start(), m.end(3) if two else m.end(2)))
+        return out
+    found = rules.typed_spans(kind, sent, folded, places)
+    if kind == "person":  # Vietnamese full names; the type check's other capitalised runs are often not people
+        return [(a, b) for a, b in found if rules._person_like(folded[a:b].split()) or
+                len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES]
+    if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng"
+        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
+    if kind == "place":  # a lone capitalised syllable is as often a word that opens a sentence (Năm, Bài)
+        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2]
+    return found
+
+
+def phrase(kind: str, answer: str, before: str, rng: random.Random) -> tuple[str, int]:
+    """The question phrase that stands for `answer` and how many characters before it it also replaces
+    (a place word, "ông"): "tỉnh Vĩnh Phúc" -> "tỉnh nào"."""
+    fa = fold(answer)
+    if kind == "money":
+        unit = fa.split()[-1]
+        return ("bao nhiêu tiền" if rng.random() < 0.7 or unit.isdigit() else "bao nhiêu " + answer.split()[-1]), 0
+    if kind == "count":
+        noun = answer.split(maxsplit=1)[1] if " " in answer else ""
+        small = fa.split()[0].isdigit() and int(fa.split()[0]) < 10
+        return ("mấy " if small and rng.random() < 0.5 else "bao nhiêu ") + noun, 0
+    if kind == "date":
+        head = fa.split()[0]
+        return (_DATE_WORDS.get(head, "khi nào") if rng.random() < 0.7 else "khi nào"), 0
+    if kind == "person":
+        m = _HONORIFIC.search(before)
+        return "ai", len(m.group()) if m else 0
+    if kind == "place":
+        fb = fold(before).rstrip()
+        for word in sorted(_PLACE_PHRASES, key=len, reverse=True):
+            if fb.endswith(" " + word) or fb == word:
+                return _PLACE_PHRASES[word], len(before) - len(before.rstrip()) + len(word)
+        prep = re.search(r"\b(?:tai|o)\s*$", fb)
+        if prep:
+            return rng.choice(["ở đâu", "tại đâu"]), len(before) - prep.start()
+        for word in ("duong", "song", "cau", "vung", "khu"):
+            if fb.endswith(" " + word):
+                return before.rstrip().split()[-1] + " nào", len(before) - len(before.rstrip()) + len(word)
+        return rng.choice(["địa phương nào", "nơi nào"]), 0
+    if kind == "organisation":
+        for head in sorted(_ORG_PHRASES, key=len, reverse=True):
+            if fa.startswith(head + " "):
+                return _ORG_PHRASES[head], 0
+        return rng.choice(["cơ quan nào", "đơn vị nào", "tổ chức nào"]), 0
+    raise ValueError(kind)
+
+
+def make_question(sent: str, a: int, b: int, kind: str, rng: random.Random) -> str | None:
+    """The sentence with sent[a:b] replaced by its question phrase, cut to the answer's clause (and some
+    words of its neighbours), so the question is worded like a user's, not like the whole sentence."""
+    ph, eat = phrase(kind, sent[a:b], sent[:a], rng)
+    left, right = sent[:a - eat].split(), sent[b:].split()
+    if kind == "person" and _titled(left) and rng.random() < 0.6:  # "Bí thư Tỉnh ủy Vĩnh Phúc | Hoàng Thị Thúy Lan"
+        left, ph, right = left[-rng.randint(3, 7):], "là ai", []
+    breaks = [i + 1 for i, w in enumerate(left[:-1]) if w[-1:] in ",;:"]
+    start = next((i for i in reversed(breaks) if len(left) - i >= 3), 0)
+    left = left[start:]
+    if len(left) > 14:  # a long clause: from a word after a comma-less break, as people shorten it
+        left = left[-rng.randint(8, 14):]
+    end = next((i for i, w in enumerate(right) if w[-1:] in ",;:.!?" and i >= 2), len(right) - 1)
+    right = right[:min(end + 1, rng.randint(5, 12))]
+    if len(_content(" ".join(left + right))) < 3:
+        return None
+    q = " ".join(left + ph.split() + right).strip(" ,;:.\"“”'()-")
+    q = q[0].upper() + q[1:]
+    r = rng.random()
+    if r < 0.15:
+        q = fold(q)
+    elif r < 0.25:
+        q = q.lower()
+    return q + ("?" if rng.random() < 0.6 else "")
+
+
+def _titled(words: list[str]) -> bool:
+    return bool(words) and words[-1][:1].isupper()
+
+
+def context_around(text: str, spans_: list[tuple[int, int]], j: int, rng: random.Random) -> tuple[int, int]:
+    """A window of whole sentences holding sentence j, at most MAX_CONTEXT characters when it can be."""
+    lo = hi = j
+    while True:
+        grow = [x for x in (lo - 1, hi + 1) if 0 <= x < len(spans_)
+                and spans_[max(hi, x)][1] - spans_[min(lo, x)][0] <= MAX_CONTEXT]
+        if not grow or rng.random() < 0.2:
+            break
+        x = rng.choice(grow)
+        lo, hi = min(lo, x), max(hi, x)
+    return spans_[lo][0], spans_[hi][1]
+
+
+KINDS = ("money", "count", "date", "person", "place", "organisation")
+
+
+def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | None = None) -> Iterator[dict]:
+    """Training examples from `docs` (see the module docstring); deterministic for a seed."""
+    rng = random.Random(seed)
+    docs = list(docs)
+    if places is None:
+        places = rules.entity_lexicon(d.text for d in docs).places
+    made: list[dict] = []
+    by_answer: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # answer -> (doc, sent, a, b)
+    entities: dict[str, set[str]] = {"place": set(), "person": set()}
+    sent_spans = []
+    for di, doc in enumerate(docs):
+        text, folded = doc.text, fold_aligned(doc.text)
+        ss = sentences(text)
+        sent_spans.append(ss)
+        found = []
+        for j, (sa, sb) in enumerate(ss):
+            if not MIN_SENTENCE <= sb - sa <= MAX_SENTENCE or "|" in text[sa:sb]:
+                continue
+            for kind in KINDS:
+                for a, b in spans(kind, text[sa:sb], folded[sa:sb], places):
+                    ans = text[sa + a:sa + b].strip(" ,.;:")
+                    if not ans or len(ans) > 60:
+                        continue
+                    a = sa + a + text[sa + a:sa + b].find(ans)
+                    found.append((kind, j, a, a + len(ans)))
+                    if kind in ("person", "place", "organisation", "money") and len(ans.split()) >= 2:
+                        by_answer[fold(ans)].append((di, j, a, a + len(ans)))
+                    if kind in entities:
+                        entities[kind].add(ans)
+        rng.shuffle(found)
+        per_kind: Counter = Counter()
+        for kind, j, a, b in found:
+            if len(made) and sum(1 for m in made[-PER_DOC:] if m["doc_id"] == doc.id) >= PER_DOC:
+                break
+            if per_kind[kind] >= 2:
+                continue
+            sa, sb = ss[j]
+            q = make_question(text[sa:sb], a - sa, b - sa, kind, rng)
+            if q is None:
+                continue
+            per_kind[kind] += 1
+            ca, cb = context_around(text, ss, j, rng)
+            made.append({"question": q, "context": text[ca:cb], "answer": text[a:b], "answer_start": a - ca,
+                         "kind": kind, "how": "cloze", "doc_id": doc.id, "_at": (di, j, a, b)})
+    out = []
+    pools = {k: sorted(v) for k, v in entities.items()}
+    for ex in made:
+        di, j, a, b = ex.pop("_at")
+        out.append(ex)
+        doc = docs[di]
+        partner = _partner(ex, di, by_answer.get(fold(ex["answer"]), []), docs, sent_spans, rng)
+        if partner is not None:
+            out.append(partner)
+        r = rng.random()
+        if r < 0.35:
+            neg = _other_passage(ex, doc, sent_spans[di], j, rng)
+        elif r < 0.6:
+            neg = _swapped(ex, pools, rng)
+        else:
+            neg = None
+        if neg is not None:
+            out.append(neg)
+    rng.shuffle(out)
+    return iter(out)
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", fold(text)) if w not in rules.QUESTION_WORDS and not w.isdigit()}
+
+
+def _partner(ex: dict, di: int, same: list[tuple[int, int, int, int]], docs: list[Document], sent_spans,
+             rng: random.Random) -> dict | None:
+    """The question against another article's sentence holding the same answer and at least 40 % of the
+    question's other words (but not a copy of the first sentence)."""
+    qwords = _content(ex["question"]) - _content(ex["answer"])
+    if len(qwords) < 3:
+        return None
+    first = _content(ex["context"])
+    for dj, j, a, b in rng.sample(same, min(len(same), 8)):
+        if dj == di:
+            continue
+        text = docs[dj].text
+        sa, sb = sent_spans[dj][j]
+        have = _content(text[sa:sb])
+        share = len(qwords & have) / len(qwords)
+        if share >= 0.4 and len(have & first) < 0.8 * len(have):
+            ca, cb = context_around(text, sent_spans[dj], j, rng)
+            return {**ex, "context": text[ca:cb], "answer": text[a:b], "answer_start": a - ca, "how": "paraphrase",
+                    "doc_id": docs[dj].id}
+    return None
+
+
+def _other_passage(ex: dict, doc: Document, ss, j: int, rng: random.Random) -> dict | None:
+    """The question against a window of its article that does not hold the answer."""
+    others = [k for k in range(len(ss)) if abs(k - j) > 2]
+    rng.shuffle(others)
+    for k in others[:5]:
+        ca, cb = context_around(doc.text, ss, k, rng)
+        if fold(ex["answer"]) not in fold(doc.text[ca:cb]):
+            return {**ex, "context": doc.text[ca:cb], "answer": "", "answer_start": -1, "how": "other-passage"}
+    return None
+
+
+def _swapped(ex: dict, pools: dict[str, list[str]], rng: random.Random) -> dict | None:
+    """The question with a place or person it names replaced by another of that type, which the context
+    does not name: the context no longer answers it."""
+    q, fq, fc = ex["question"], fold(ex["question"]), fold(ex["context"])
+    for kind in ("place", "person"):
+        pool = pools.get(kind) or []
+        named = [m for e in rng.sample(pool, min(len(pool), 400)) if len(e.split()) >= 2
+                 for m in [re.search(rf"\b{re.escape(fold(e))}\b", fq)] if m]
+        for m in named:
+            new = rng.choice(pool)
+            if fold(new) in fc or fold(new) == m.group() or len(new.split()) < 2:
+                continue
+            swapped = q[:m.start()] + (fold(new) if fold(q) == q else new) + q[m.end():]
+            return {**ex, "question": swapped, "answer": "", "answer_start": -1, "how": "swapped"}
+    return None
+
+
+def stats(examples: list[dict]) -> dict:
+    """Counts by kind and by how the example was made."""
+    return {"examples": len(examples), "answerable": sum(e["answer_start"] >= 0 for e in examples),
+            "by_kind": dict(Counter(e["kind"] for e in examples).most_common()),
+            "by_how": dict(Counter(e["how"] for e in examples).most_common())}
