@@ -136,7 +136,8 @@ def reply(ans: Answer) -> str:
     if not ans.found:
         return f"{NOT_FOUND}\n\nCác đoạn gần nhất vẫn được liệt kê ở phần Nguồn." if ans.citations else NOT_FOUND
     others = " ".join(f"[{i}]" for i in range(2, len(ans.citations) + 1))
-    return (f"**{_plain(ans.text)}** [1]\n\n> {_plain(ans.sentence)}\n\n"
+    sure = f" (độ tin cậy {ans.confidence:.0%})" if ans.confidence is not None else ""
+    return (f"**{_plain(ans.text)}** [1]{sure}\n\n> {_plain(ans.sentence)}\n\n"
             f"Nguồn: [1] {_plain(ans.citations[0].title)} ({ans.citations[0].doc_id})"
             + (f"; các đoạn liên quan {others}" if others else ""))
 
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index)
         lib = Library(settings)
-        lib.index.search(EXAMPLES[0])  # load the model now: the first person asking should not wait for it
+        lib.index.ask(EXAMPLES[0])  # load the models now: the first person asking should not wait for them
     except (ValueError, IndexProblem) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

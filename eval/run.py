@@ -1,14 +1,16 @@
 """Score the library on a gold set: retrieval (by article and by answer-bearing chunk), answers, abstention.
 
-    python -m eval [--gold eval/gold_seeds.jsonl --corpus seeds | --xquad FILE] [--mode hybrid bm25 dense]
-                   [--k 10] [--out out/eval]
+    python -m eval [--gold eval/gold_seeds.jsonl --corpus seeds | --xquad FILE | --gold G --jsonl FILE --limit N
+                   --index DIR] [--mode hybrid bm25 dense] [--reader learned rules] [--k 10] [--out out/eval]
 
-Uses the public API only (qa.build_index, Index.search, Index.ask). Writes report.json, report.md and
-report.png (the metrics per mode) under --out.
+Uses the public API only (qa.build_index, qa.open_index, Index.search, Index.ask). Each retrieval mode is
+scored with each reader ("hybrid" alone when one reader is asked for, else "hybrid/learned", "hybrid/rules":
+one run, side by side). Writes report.json, report.md and report.png under --out.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART_METRICS = ["R@1", "R@5", "MRR", "answer accuracy", "sentence accuracy", "F1", "citation accuracy",
                  "abstention recall"]
 MAX_MISSES_SHOWN = 40
+GROUPS = ("paraphrased", "no_diacritics")  # gold flags reported on their own
 
 
 def read_gold(path: Path) -> list[dict]:
@@ -52,6 +55,7 @@ def evaluate(idx: qa.Index, gold: list[dict], mode: str, k: int, progress: bool 
         holds_answer = [contains(h.text, g["answers"]) for h in hits]
         rows.append({
             "id": g["id"], "kind": g.get("kind") or ans.kind, "answerable": g["answerable"], "question": g["question"],
+            "groups": [name for name in GROUPS if g.get(name)],
             "expected": g["answers"][:1], "answered": ans.text if ans.found else None,
             "cited": ans.citations[0].doc_id if ans.found else None,
             "rr_doc": reciprocal_rank(docs, relevant), "r1": recall_at(docs, relevant, 1),
@@ -64,6 +68,8 @@ def evaluate(idx: qa.Index, gold: list[dict], mode: str, k: int, progress: bool 
         })
     return {"metrics": aggregate(rows), "by_kind": {kind: aggregate([r for r in rows if r["kind"] == kind])
                                                     for kind in sorted({r["kind"] for r in rows})},
+            "by_group": {name: aggregate([r for r in rows if name in r["groups"]])
+                         for name in GROUPS if any(name in r["groups"] for r in rows)},
             "misses": [r for r in rows if r["answerable"] != (r["answered"] is not None) or
                        (r["answerable"] and not r["correct"])], "rows": rows}
 
@@ -94,9 +100,16 @@ def aggregate(rows: list[dict]) -> dict:
     }
 
 
-def run(idx: qa.Index, gold: list[dict], modes: list[str], k: int = 10, progress: bool = False) -> dict:
-    """The report for `gold` over `idx`, one section per retrieval mode."""
-    return {"k": k, "questions": len(gold), "modes": {m: evaluate(idx, gold, m, k, progress) for m in modes}}
+def run(idx: qa.Index, gold: list[dict], modes: list[str], k: int = 10, progress: bool = False,
+        readers: list[str] | None = None) -> dict:
+    """The report for `gold` over `idx`, one section per retrieval mode and reader."""
+    readers = readers or [idx.settings.reader]
+    sections = {}
+    for r in readers:
+        with_reader = dataclasses.replace(idx, settings=dataclasses.replace(idx.settings, reader=r))
+        for m in modes:
+            sections[m if len(readers) == 1 else f"{m}/{r}"] = evaluate(with_reader, gold, m, k, progress)
+    return {"k": k, "questions": len(gold), "modes": sections}
 
 
 def markdown(report: dict) -> str:
@@ -111,7 +124,8 @@ def markdown(report: dict) -> str:
         lines += ["", f"### By kind ({m})", "", "| kind | questions | answer accuracy | F1 | citation | abstention recall |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {kind} | {a['questions']} | {_cell(a['answer accuracy'])} | {_cell(a['F1'])} | "
-                  f"{_cell(a['citation accuracy'])} | {_cell(a['abstention recall'])} |" for kind, a in by_kind.items()]
+                  f"{_cell(a['citation accuracy'])} | {_cell(a['abstention recall'])} |"
+                  for kind, a in list(by_kind.items()) + list(report["modes"][m].get("by_group", {}).items())]
         misses = report["modes"][m]["misses"]
         lines += ["", f"### Misses ({m}): {len(misses)}", ""]
         lines += [f"- {r['id']} [{r['kind']}] {r['question']} → {r['answered'] or 'not found'}"
@@ -151,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold_seeds.jsonl")
     ap.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     ap.add_argument("--xquad", type=Path, help="a SQuAD-format file (XQuAD-vi): its paragraphs become the corpus")
+    ap.add_argument("--jsonl", type=Path, help="a .jsonl(.gz) file of records as the corpus (with --limit, --index)")
+    ap.add_argument("--limit", type=int, help="the first N records of --jsonl")
+    ap.add_argument("--index", type=Path, help="where the --jsonl index is kept (built once, then reused)")
+    ap.add_argument("--reader", nargs="+", choices=list(qa.READERS), help="default: the configured one (QA_READER)")
     ap.add_argument("--mode", nargs="+", default=["hybrid"], choices=list(qa.MODES))
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "eval")
@@ -162,11 +180,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.xquad:
             docs, gold = read_xquad(args.xquad)
             idx = qa.build_index(docs, progress=progress)
+        elif args.jsonl:
+            if not args.index:
+                raise ValueError("--jsonl needs --index DIR (where its index is kept)")
+            gold = read_gold(args.gold)
+            settings = qa.Settings.from_env(index_dir=args.index)
+            idx = qa.open_index(settings, jsonl=args.jsonl, limit=args.limit, progress=progress)
         else:
             gold = read_gold(args.gold)
             idx = qa.build_index(args.corpus, progress=progress)
-        report = {"gold": str(args.xquad or args.gold), "corpus": "its paragraphs" if args.xquad else str(args.corpus),
-                  **run(idx, gold, args.mode, args.k, progress=True)}
+        corpus = ("its paragraphs" if args.xquad else f"{args.jsonl} (first {args.limit or 'all'} records)"
+                  if args.jsonl else str(args.corpus))
+        report = {"gold": str(args.xquad or args.gold), "corpus": corpus,
+                  **run(idx, gold, args.mode, args.k, progress=True, readers=args.reader)}
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
         (args.out / "report.md").write_text(markdown(report), encoding="utf-8")

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import corpus
-from .config import Settings
+from .config import READERS, Settings
 from .index import FORMAT, MODES, Index, IndexProblem, build, open_or_build, read_manifest
 from .index import load as _load
 from .types import Answer, Chunk, Document, Hit
 
-__all__ = ["MODES", "search", "ask", "build_index", "load", "default_index", "open_index", "Index", "IndexProblem", "Settings",
+__all__ = ["MODES", "READERS", "search", "ask", "build_index", "load", "default_index", "open_index", "Index", "IndexProblem", "Settings",
            "Document", "Chunk", "Hit", "Answer"]
 
 _default: Index | None = None

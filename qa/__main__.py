@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import open_index
 from .cite import format_answer, format_hits
-from .config import Settings
+from .config import READERS, Settings
 from .index import MODES, IndexProblem
 
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, help="index folder (default: QA_INDEX_DIR or index/default)")
     parser.add_argument("--model", help="sentence-transformers model name or path (QA_EMBED_MODEL)")
     parser.add_argument("--cache-dir", type=Path, help="where the converted model is kept (QA_CACHE_DIR)")
+    parser.add_argument("--reader", choices=READERS, help="who picks the short answer (QA_READER, default learned)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_index = sub.add_parser("index", help="build or refresh the index of a folder of .txt/.md articles")
     p_index.add_argument("folder", nargs="?", type=Path,
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
-        settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index)
+        settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index,
+                                     reader=args.reader)
         if args.command == "index" and args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be at least 1")
         if args.command == "index" and args.folder and args.jsonl:

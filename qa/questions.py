@@ -22,12 +22,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
 from . import answer as rules
+from .config import Settings
 from .normalise import fold, fold_aligned
 from .split import sentences
 from .types import Document
 
 MIN_SENTENCE, MAX_SENTENCE = 40, 400  # characters
-MAX_CONTEXT = 500  # characters of context around the answer sentence
+MAX_CONTEXT = Settings.reader_context_chars  # characters of context around the answer sentence, as served
 PER_DOC = 4  # questions made from one article at most
 _DATE_WORDS = {"ngay": "ngày nào", "thang": "tháng nào", "nam": "năm nào", "giai": "giai đoạn nào",
                "nhiem": "nhiệm kỳ nào", "thoi": "thời kỳ nào", "the": "thế kỷ nào"}

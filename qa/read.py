@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ROOT, Settings
-from .normalise import canonical
+from . import answer as rules
+from .config import Settings
+from .normalise import canonical, fold_aligned
+from .types import Answer, Hit
 
-WEIGHTS = ROOT / "qa" / "models" / "reader-e5-small.safetensors"  # what training changed, in git
 MAX_ANSWER_TOKENS = 24
 TOP_TOKENS = 16  # start and end candidates considered per passage
 
@@ -37,7 +38,7 @@ class Span:
 def encode_pairs(tokenizer, question: str, contexts: list[str], max_len: int):
     """Token ids, attention mask and, per token, its (start, end) offsets in the context (-1 outside it)."""
     q = canonical(question)
-    encs = tokenizer.encode_batch([(q, canonical(c)) for c in contexts])
+    encs = tokenizer.encode_batch([(q, _same_length(c)) for c in contexts])
     width = max(len(e.ids) for e in encs)
     ids = np.full((len(encs), width), tokenizer.token_to_id("<pad>") or 1, dtype=np.int64)
     mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -49,6 +50,12 @@ def encode_pairs(tokenizer, question: str, contexts: list[str], max_len: int):
             if seq == 1 and off[1] > off[0]:
                 offsets[row, t] = off
     return ids, mask, offsets
+
+
+def _same_length(text: str) -> str:
+    """The canonical form (one tone placement, as the embedder reads) where it keeps every offset."""
+    canon = canonical(text)
+    return canon if len(canon) == len(text) else text
 
 
 def tokenizer_for(folder: Path, max_len: int):
@@ -116,7 +123,7 @@ class Reader:
         return float(1 / (1 + np.exp(-(margin - self.threshold))))
 
 
-def read_meta(weights: Path = WEIGHTS) -> dict:
+def read_meta(weights: Path) -> dict:
     """The reader's settings and figures written beside its weights by training."""
     path = Path(weights).with_suffix(".json")
     if not path.is_file():
@@ -130,7 +137,7 @@ _loading = threading.Lock()
 def load_reader(settings: Settings, weights: Path | None = None) -> Reader:
     """The reader, loaded once per process; its ONNX file is made on first use (see convert.ensure_reader_onnx)."""
     with _loading:
-        return _load(str(Path(weights or settings.reader_weights or WEIGHTS)), str(settings.cache_dir), settings.threads)
+        return _load(str(Path(weights or settings.reader_weights)), str(settings.cache_dir), settings.threads)
 
 
 @lru_cache(maxsize=2)
@@ -140,3 +147,70 @@ def _load(weights: str, cache_dir: str, threads: int) -> Reader:
     meta = read_meta(Path(weights))
     base = ensure_converted(Path(cache_dir))
     return Reader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
+
+
+def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:
+    """The passages worth reading: around each sentence of the top hits, its neighbours up to
+    `reader_context_chars`; the best `reader_passages` by the question words they hold (by idf) and the
+    hit's rank. With `reader_checks`, a window must name every entity the question names (its title and
+    previous sentence count), as the rules require: a question about Hưng Yên is not answered from Vĩnh Phúc."""
+    total = sum(q.weights.values()) or 1.0
+    scored, seen = [], set()
+    for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
+        title = rules.fold(hit.title)
+        for j, (a, b) in enumerate(spans):
+            lo = hi = j
+            grew = True
+            while grew:  # neighbours on both sides while the window stays short enough
+                grew = False
+                if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= settings.reader_context_chars:
+                    lo, grew = lo - 1, True
+                if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= settings.reader_context_chars:
+                    hi, grew = hi + 1, True
+            a, b = spans[lo][0], spans[hi][1]
+            if b - a > settings.reader_context_chars:  # one long sentence: its own text, cut
+                a, b = spans[j][0], min(spans[j][1], spans[j][0] + settings.reader_context_chars)
+            window = folded_doc[a:b]
+            if settings.reader_checks and not all(rules.names(f"{title} {window}", e) for e in q.entities):
+                continue
+            have = set(window.split())
+            score = sum(v for w, v in q.weights.items() if w in have) / total + 0.1 / (rank + 1)
+            if (hit.doc_id, a) not in seen:
+                seen.add((hit.doc_id, a))
+                scored.append((score, -rank, hit, a, b))
+    scored.sort(key=lambda x: (-x[0], -x[1]))
+    return [(hit, a, b) for _, _, hit, a, b in scored[: settings.reader_passages]]
+
+
+def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf, lexicon: rules.Lexicon,
+           settings: Settings) -> Answer:
+    """The reader's best span over the chosen windows, or not found when no span beats the no-answer score
+    by the calibrated threshold (or, with `reader_checks`, none is of the asked type)."""
+    q = rules.analyse(question, idf, lexicon)
+    chosen = windows(q, candidates, settings)
+    texts = {c[0].doc_id: c[1] for c in candidates}
+    spans = reader.read(question, [texts[h.doc_id][a:b] for h, a, b in chosen])
+    ranked = sorted((s for s in spans if s is not None), key=lambda s: -s.margin)
+    for s in ranked:
+        if s.margin <= reader.threshold:
+            break
+        hit, a, _ = chosen[s.passage]
+        text = texts[hit.doc_id]
+        start, end = a + s.start, a + s.end
+        if settings.reader_checks and not _typed(q, text, start, end, lexicon.places):
+            continue
+        sentence = next(((x, y) for c in candidates if c[0] is hit for x, y in c[3] if x <= start < y), (start, end))
+        return Answer(question, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
+                      sentence, (start, end), round(reader.confidence(s.margin), 3))
+    best = ranked[0].margin if ranked else -np.inf
+    return Answer(question, "", False, "", [], q.kind, confidence=round(reader.confidence(best), 3) if ranked else 0.0)
+
+
+def _typed(q: rules.Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:
+    """A typed question's answer overlaps a candidate of its type in the span's neighbourhood (a "bao nhiêu
+    tiền" answer holds an amount); untyped questions take any span."""
+    if q.kind in ("other", "title"):
+        return True
+    a, b = max(0, start - 40), min(len(text), end + 40)
+    found = rules.typed_spans(q.kind, text[a:b], fold_aligned(text[a:b]), places, q)
+    return any(x < end - a and y > start - a for x, y in found)

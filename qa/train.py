@@ -25,7 +25,7 @@ from . import corpus
 from .config import Settings
 from .convert import ensure_converted
 from .questions import generate, stats
-from .read import WEIGHTS, best_spans, encode_pairs, tokenizer_for
+from .read import best_spans, encode_pairs, tokenizer_for
 
 ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vn_news.jsonl.gz"
 EVAL_ARTICLES = 5000  # the archive's first articles: never trained on
@@ -99,12 +99,13 @@ def batches(examples: list[dict], size: int, seed: int) -> list[list[int]]:
     return out
 
 
-def examples_for(out: Path, archive: Path, docs: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """Train and dev examples, generated once into `out` (train: `docs` articles after the first
-    EVAL_ARTICLES; dev: the next DEV_DOCS)."""
+def examples_for(out: Path, archive: Path, docs: int, seed: int,
+                 held_out: int = EVAL_ARTICLES) -> tuple[list[dict], list[dict]]:
+    """Train and dev examples, generated once into `out` from articles after the first `held_out`
+    (train: `docs` of them, drawn at random; dev: the next DEV_DOCS)."""
     train_file, dev_file = out / "train.jsonl", out / "dev.jsonl"
     if not (train_file.is_file() and dev_file.is_file()):
-        held = {d.id for d in corpus.read_jsonl(archive, EVAL_ARTICLES)}
+        held = {d.id for d in corpus.read_jsonl(archive, held_out)} if held_out else set()
         pool = [d for d in corpus.read_jsonl(archive) if d.id not in held]
         random.Random(seed).shuffle(pool)
         print(f"generating from {docs} + {DEV_DOCS} of {len(pool)} training articles", file=sys.stderr)
@@ -156,13 +157,14 @@ def calibrate(examples: list[dict], preds: list[tuple[str, float]]) -> tuple[flo
 
 def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float = 65, layers: int = 4,
           max_len: int = 192, batch: int = 16, lr: float = 1e-4, seed: int = 0, limit: int | None = None,
-          weights: Path = WEIGHTS, dev_limit: int = 1500, settings: Settings | None = None) -> dict:
+          weights: Path = Settings.reader_weights, dev_limit: int = 1500, settings: Settings | None = None,
+          held_out: int = EVAL_ARTICLES) -> dict:
     """Generate, train (resuming from `out`/checkpoint.pt), calibrate, write `weights` and its JSON."""
     settings = settings or Settings.from_env()
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     out = Path(out)
     base = ensure_converted(settings.cache_dir)
-    train_ex, dev_ex = examples_for(out, archive, docs, seed)
+    train_ex, dev_ex = examples_for(out, archive, docs, seed, held_out)
     train_ex = train_ex[:limit] if limit else train_ex
     dev_ex = dev_ex[:dev_limit]
     tok = tokenizer_for(base, max_len)
@@ -183,7 +185,7 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
         print(f"resumed at step {step} of {len(order)} ({spent / 60:.1f} min spent)", file=sys.stderr)
     t0, saved = time.perf_counter() - spent, time.perf_counter()
     net.train()
-    while step < len(order) and time.perf_counter() - t0 < minutes * 60:
+    while step < len(order):
         part = [train_ex[i] for i in order[step]]
         ids, mask, offsets = _encode(tok, part, max_len)
         s_t, e_t = targets(offsets, part)
@@ -200,9 +202,11 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
         if step % 50 == 0:
             rate = step * batch / (time.perf_counter() - t0)
             print(f"step {step}/{len(order)} loss {np.mean(losses[-50:]):.3f} ({rate:.1f} examples/s)", file=sys.stderr)
-        if time.perf_counter() - saved > 300 or step == len(order):
+        if time.perf_counter() - saved > 300:
             _checkpoint(ckpt, net, opt, sched, step, time.perf_counter() - t0, losses)
             saved = time.perf_counter()
+        if time.perf_counter() - t0 > minutes * 60:
+            break
     wall = time.perf_counter() - t0
     _checkpoint(ckpt, net, opt, sched, step, wall, losses)
     preds = predict(net, tok, dev_ex, max_len)
@@ -210,8 +214,8 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
     meta = {"base": base.name, "layers_trained": layers, "max_len": max_len, "threshold": threshold,
             "seed": seed, "lr": lr, "batch": batch, "steps": step, "planned_steps": len(order),
             "examples_seen": step * batch, "train_examples": len(train_ex), "dev_examples": len(dev_ex),
-            "train_docs": docs, "wall_minutes": round(wall / 60, 1), "loss_first_50": _mean(losses[:50]),
-            "loss_last_50": _mean(losses[-50:]), "data": json.loads((out / "data-stats.json").read_text()),
+            "train_docs": docs, "wall_minutes": round(wall / 60, 1),
+            "loss_start": _mean(losses[:_window(losses)]), "loss_end": _mean(losses[-_window(losses):]), "data": json.loads((out / "data-stats.json").read_text()),
             **figures}
     save_weights(net, Path(weights), meta)
     return meta
@@ -228,6 +232,11 @@ def _encode(tok, part: list[dict], max_len: int):
         n = a.shape[1]
         ids[i, :n], mask[i, :n], offsets[i, :n] = a[0], m[0], o[0]
     return ids, mask, offsets
+
+
+def _window(losses: list[float]) -> int:
+    """Steps averaged for the loss at the start and at the end of training: 50, fewer for a short run."""
+    return min(50, max(1, len(losses) // 5))
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -256,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m qa.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("out/reader"), help="examples and checkpoints")
     p.add_argument("--archive", type=Path, default=ARCHIVE)
-    p.add_argument("--weights", type=Path, default=WEIGHTS)
+    p.add_argument("--weights", type=Path, default=Settings.reader_weights)
     p.add_argument("--docs", type=int, default=7000, help="training articles to generate questions from")
     p.add_argument("--limit", type=int, help="train on the first N examples only")
     p.add_argument("--dev-limit", type=int, default=1500)

@@ -45,7 +45,8 @@ class Hit:
 class Answer:
     """A short answer ("" when not found), the sentence it comes from and the citations, best first.
 
-    `sentence_span` and `answer_span` are character offsets into the first citation's document.
+    `sentence_span` and `answer_span` are character offsets into the first citation's document;
+    `confidence` is the learned reader's, in [0, 1] (0.5 at its calibrated threshold; None from the rules).
     """
 
     question: str
@@ -56,6 +57,7 @@ class Answer:
     kind: str = "other"
     sentence_span: tuple[int, int] | None = None
     answer_span: tuple[int, int] | None = None
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,79 @@
+"""The reader's span decoding and offsets, and the shipped reader answering over the seed index."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, read_meta, tokenizer_for
+
+from .conftest import CARD_QUESTION
+
+
+@pytest.fixture(scope="module")
+def tokenizer(settings):
+    from qa.convert import ensure_converted
+
+    return tokenizer_for(ensure_converted(settings.cache_dir), 64)
+
+
+def test_offsets_slice_the_passage_exactly(tokenizer):
+    contexts = ["Hà Nội tặng Vĩnh Phúc 3 tỷ đồng (10.900 tỷ đồng đầu tư).", "Thuý Hoà ở TP. Hồ Chí Minh."]
+    ids, mask, offsets = encode_pairs(tokenizer, "Ai ở TP. Hồ Chí Minh?", contexts, 64)
+    assert ids.shape == mask.shape == offsets.shape[:2]
+    for row, text in enumerate(contexts):
+        pieces = [text[a:b] for a, b in offsets[row] if a >= 0]
+        assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    assert (offsets[:, 0] == -1).all()  # the first token stands for "no answer", never for text
+
+
+def test_long_passages_are_cut_not_the_question(tokenizer):
+    ids, mask, offsets = encode_pairs(tokenizer, "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", ["chữ " * 500], 64)
+    assert ids.shape[1] == 64 and (offsets[0, :, 0] >= 0).sum() > 30
+
+
+def test_best_span_against_no_answer():
+    offsets = np.array([[[-1, -1], [-1, -1], [0, 2], [3, 5], [6, 9], [-1, -1]]])
+    start = np.array([[1.0, 9.0, 2.0, 5.0, 0.0, 9.0]])  # token 1 and 5 are not passage text
+    end = np.array([[1.0, 9.0, 0.0, 1.0, 4.0, 9.0]])
+    (span,) = best_spans(start, end, offsets)
+    assert (span.start, span.end) == (3, 9) and span.margin == pytest.approx(5 + 4 - 2)
+
+
+def test_an_end_before_its_start_or_too_far_is_no_span():
+    n = MAX_ANSWER_TOKENS + 5
+    offsets = np.stack([np.arange(n), np.arange(n) + 1], axis=1)[None]
+    offsets[0, 0] = -1
+    start, end = np.zeros((1, n)), np.zeros((1, n))
+    start[0, n - 1], end[0, 1] = 10.0, 10.0  # the best start is after the best end and far from it
+    (span,) = best_spans(start, end, offsets)
+    assert span.end > span.start and (span.start, span.end) != (n - 1, 2)
+
+
+
+def test_the_shipped_reader_has_its_card(settings):
+    meta = read_meta(settings.reader_weights)
+    assert settings.reader_weights.stat().st_size < 25_000_000
+    assert settings.reader_weights.with_suffix(".md").is_file()
+    assert meta["layers_trained"] >= 1 and 0 <= meta["steps"] <= meta["planned_steps"]
+
+
+def test_card_question_is_answered_by_the_reader(seed_index):
+    ans = seed_index.ask(CARD_QUESTION)
+    assert ans.found and "3 tỷ" in ans.text and ans.citations[0].doc_id == "003_82f23e52a0d4abee"
+    assert 0.5 < ans.confidence <= 1.0
+    doc = seed_index.document(ans.citations[0].doc_id).text
+    assert doc[slice(*ans.answer_span)] == ans.text and doc[slice(*ans.sentence_span)] == ans.sentence
+
+
+@pytest.mark.parametrize("question", ["Hà Nội tặng Hòa Bình bao nhiêu tiền?", "Chủ tịch UBND tỉnh Hòa Bình là ai?"])
+def test_what_the_seeds_do_not_say_is_not_found(seed_index, question):
+    ans = seed_index.ask(question)
+    assert not ans.found and ans.text == "" and ans.confidence < 0.5
+
+
+def test_rules_remain_available(seed_index):
+    rules = dataclasses.replace(seed_index, settings=dataclasses.replace(seed_index.settings, reader="rules"))
+    ans = rules.ask(CARD_QUESTION)
+    assert ans.found and ans.text == "3 tỷ đồng" and ans.confidence is None

@@ -1,0 +1,67 @@
+"""A tiny real training run: generated questions, a few steps (the loss falls), an interrupted run resumed,
+the weights saved, merged into the base and exported to int8 ONNX, which agrees with torch."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qa import corpus, read
+from qa.convert import ensure_converted
+from qa.train import ARCHIVE, EVAL_ARTICLES, build_net, train
+
+pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is not on this machine")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, settings):
+    """Two calls: the first stops after one step (as an interrupted run does), the second resumes it."""
+    tmp = tmp_path_factory.mktemp("train")
+    archive = tmp / "news.jsonl"
+    docs = corpus.read_jsonl(ARCHIVE, EVAL_ARTICLES + 260)[EVAL_ARTICLES:]  # training articles only
+    archive.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n"
+                               for d in docs), encoding="utf-8")
+    weights = tmp / "reader.safetensors"
+    kw = dict(archive=archive, docs=200, limit=160, batch=8, lr=3e-4, max_len=128, weights=weights, dev_limit=24,
+              settings=settings, held_out=0)
+    first = train(tmp / "run", minutes=1e-6, **kw)
+    second = train(tmp / "run", minutes=10, **kw)
+    return first, second, weights, tmp / "run"
+
+
+def test_an_interrupted_run_resumes_and_the_loss_falls(tiny):
+    first, second, _, _ = tiny
+    assert first["steps"] == 1 and second["steps"] == second["planned_steps"] == 20
+    assert second["loss_end"] < 0.8 * second["loss_start"], (second["loss_start"], second["loss_end"])
+
+
+def test_only_what_training_changed_is_saved_in_fp16(tiny):
+    _, second, weights, _ = tiny
+    state = load_file(str(weights))
+    assert all(v.dtype == torch.float16 for v in state.values())
+    assert {k.split(".")[0] for k in state} == {"encoder", "head"}
+    assert not any("embeddings" in k or ".layer.0." in k for k in state)
+    assert weights.stat().st_size < 25_000_000
+    meta = read.read_meta(weights)
+    assert meta["threshold"] == second["threshold"] and meta["data"]["train"]["examples"] > 0
+
+
+def test_onnx_agrees_with_torch_on_the_best_span(tiny, settings):
+    _, second, weights, run = tiny
+    base = ensure_converted(settings.cache_dir)
+    reader = read._load(str(weights), str(settings.cache_dir), 0)  # merges and exports, once
+    net = build_net(base, second["layers_trained"], weights).eval()
+    dev = [json.loads(line) for line in (run / "dev.jsonl").read_text("utf-8").splitlines()[:12]]
+    agree, corr = 0, []
+    for ex in dev:
+        ids, mask, offsets = read.encode_pairs(reader.tokenizer, ex["question"], [ex["context"]], reader.max_len)
+        with torch.no_grad():
+            s, e = (t.numpy() for t in net(torch.from_numpy(ids), torch.from_numpy(mask)))
+        so, eo, _ = reader.logits(ex["question"], [ex["context"]])
+        corr.append(np.corrcoef(s[mask == 1], so[mask == 1])[0, 1])
+        a, b = read.best_spans(s, e, offsets)[0], read.best_spans(so, eo, offsets)[0]
+        agree += (a.start, a.end) == (b.start, b.end)
+    assert min(corr) > 0.98 and agree >= 10, (corr, agree)
