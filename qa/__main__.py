@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, help="index folder (default: QA_INDEX_DIR or index/default)")
     parser.add_argument("--model", help="sentence-transformers model name or path (QA_EMBED_MODEL)")
     parser.add_argument("--cache-dir", type=Path, help="where the converted model is kept (QA_CACHE_DIR)")
-    parser.add_argument("--reader", choices=READERS, help="who picks the short answer (QA_READER, default learned)")
+    parser.add_argument("--reader", choices=READERS, help="who picks the short answer (QA_READER, default rules)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_index = sub.add_parser("index", help="build or refresh the index of a folder of .txt/.md articles")
     p_index.add_argument("folder", nargs="?", type=Path,

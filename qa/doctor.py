@@ -41,6 +41,7 @@ def checks(settings: Settings) -> Iterator[Check]:
     yield (not missing, "packages", f"missing {', '.join(missing)}: reinstall with `pip install -e .`" if missing
            else f"{', '.join(PACKAGES)} import")
     model_ok = yield from _model(settings)
+    yield _reader(settings)
     yield from _index(settings, model_ok)
     try:
         manifest = read_manifest(settings.index_dir) or {}
@@ -78,6 +79,28 @@ def _model(settings: Settings):
         return False
     yield (True, "model cache", f"{settings.embed_model} ({settings.embed_backend}) loads and embeds, {len(vec)} dimensions")
     return True
+
+
+def _reader(settings: Settings) -> Check:
+    """The learned reader: its weights and card readable, and once exported, it reads a passage."""
+    from . import read
+    from .convert import converted_dir, reader_onnx_path
+
+    if settings.reader == "rules":
+        return (True, "reader", "the rules pick short answers (QA_READER=rules)")
+    fix = "reinstall the package (the weights are in git: qa/models/), or set QA_READER=rules"
+    try:
+        meta = read.read_meta(settings.reader_weights)
+        if not reader_onnx_path(converted_dir(settings.cache_dir), settings.reader_weights).is_file():
+            return (True, "reader", f"{settings.reader_weights.name} is there; it is exported to ONNX at the first "
+                                    "answer (about 30 s, once)")
+        (span,) = read.load_reader(settings).read("Hà Nội tặng bao nhiêu tiền?", ["Hà Nội tặng 3 tỷ đồng."])
+        if span is None or not np.isfinite(span.margin):
+            raise ValueError("it reads no span")
+    except Exception as e:  # noqa: BLE001 - whatever broke, the fix is the same
+        return (False, "reader", f"{settings.reader_weights} does not load or read ({type(e).__name__}: {e}): {fix}"
+                .splitlines()[0])
+    return (True, "reader", f"{settings.reader_weights.name} ({meta['layers_trained']} layers trained) reads passages")
 
 
 def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:

@@ -131,10 +131,11 @@ class Index:
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
                       for h in hits[: self.settings.answer_hits]]
-        if self.settings.reader == "learned":
-            ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
-        else:
+        ans = None
+        if self.settings.reader != "learned":
             ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
+        if self.settings.reader != "rules" and not (ans and ans.found):
+            ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
 

@@ -22,6 +22,7 @@ from .normalise import canonical, fold_aligned
 from .types import Answer, Hit
 
 MAX_ANSWER_TOKENS = 24
+_EDGE = " \t\n,.;:"  # trimmed off an answer's ends
 TOP_TOKENS = 16  # start and end candidates considered per passage
 
 
@@ -89,7 +90,8 @@ def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[
             out.append(None)
             continue
         null = start[row, 0] + end[row, 0]
-        out.append(Span(row, int(offsets[row, arg[0], 0]), int(offsets[row, arg[1], 1]), float(best - null)))
+        a, b = int(offsets[row, arg[0], 0]), int(offsets[row, arg[1], 1])
+        out.append(Span(row, a, b, float(best - null)))
     return out
 
 
@@ -197,13 +199,19 @@ def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf
         hit, a, _ = chosen[s.passage]
         text = texts[hit.doc_id]
         start, end = a + s.start, a + s.end
+        while start < end and text[start] in _EDGE:  # token offsets include the space before a word
+            start += 1
+        while end > start and text[end - 1] in _EDGE:
+            end -= 1
+        if end <= start:
+            continue
         if settings.reader_checks and not _typed(q, text, start, end, lexicon.places):
             continue
         sentence = next(((x, y) for c in candidates if c[0] is hit for x, y in c[3] if x <= start < y), (start, end))
         return Answer(question, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
                       sentence, (start, end), round(reader.confidence(s.margin), 3))
-    best = ranked[0].margin if ranked else -np.inf
-    return Answer(question, "", False, "", [], q.kind, confidence=round(reader.confidence(best), 3) if ranked else 0.0)
+    below = [s.margin for s in ranked if s.margin <= reader.threshold]  # the best span that did not make it
+    return Answer(question, "", False, "", [], q.kind, confidence=round(reader.confidence(below[0]), 3) if below else 0.0)
 
 
 def _typed(q: rules.Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:

