@@ -40,35 +40,13 @@ _PLACE_PHRASES = {"tinh": "tỉnh nào", "thanh pho": "thành phố nào", "tp":
                   "thi tran": "thị trấn nào"}
 _HONORIFIC = re.compile(r"(?:\b(?:ông|bà|anh|chị|ngài)\s+)$", re.IGNORECASE)
 _COUNT = re.compile(rf"\b({rules._NUM})(?:\s+(?:nghin|ngan|trieu|ty))?\s+(\w+)(\s+\w+)?")
-_OTHER_PHRASES = {"là": "là gì", "để": "để làm gì", "nhằm": "nhằm mục đích gì", "vì": "vì sao", "bởi vì": "vì sao",
-                  "do": "do đâu", "nhờ": "nhờ đâu"}
-_NAMED_HEADS = {"dự án": "dự án nào", "chương trình": "chương trình nào", "giải": "giải nào", "cuộc thi": "cuộc thi nào",
-                "sản phẩm": "sản phẩm nào", "dòng": "dòng nào", "mẫu": "mẫu nào", "phim": "phim nào",
-                "ca khúc": "ca khúc nào", "đội": "đội nào", "clb": "câu lạc bộ nào", "chiến dịch": "chiến dịch nào",
-                "hội nghị": "hội nghị nào", "lễ hội": "lễ hội nào", "tuyến": "tuyến nào", "cảng": "cảng nào"}
-_OTHER = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_OTHER_PHRASES, key=len, reverse=True)) + r")\s+")
-_HEADS = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_NAMED_HEADS, key=len, reverse=True)) + r")[ \t]+")
-_CLAUSE_END = re.compile(r"[,;:.!?()\"“”]|\s-\s|(?<!\w)(?:và|nhưng|còn|khi|nếu)(?!\w)")
-_NAMED_AFTER_PERSON = re.compile(r"\b(?:duong|pho|phuong|quan|xa|huyen|tinh|cau|truong|thpt|thcs|benh vien|cho|cong vien"
-                                 r"|khu|san|ten|giai|hem|ngo|so)\s*$")
 _NOT_NOUN = {fold(w) for w in rules.ORG_STOP} | {"nay", "do", "nua", "moi", "khac", "lien", "nhu", "hon", "roi"}
 _NOT_COUNTED = {"nam", "thang", "ngay", "gio", "phut", "km", "m", "kg", "tan", "ha", "ty", "trieu", "nghin",
                 "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban", "tuoi"}
 
 
 def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
-    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun);
-    for "other", what follows là / để / vì (a definition, a purpose, a reason) and a name after a common head."""
-    if kind == "other":  # matched on the accented text: folded "do" would also be đó, đỏ, độ
-        lower, out = sent.lower(), []
-        for m in _OTHER.finditer(lower):
-            end = _CLAUSE_END.search(lower, m.end())
-            words = list(re.finditer(r"\S+", sent[m.end():end.start() if end else len(sent)]))
-            if 2 <= len(words) <= 10:
-                out.append((m.end(), m.end() + words[-1].end()))
-        caps = {m.start(): m.end() for m in rules._CAP_RUN.finditer(sent)}
-        out += [(m.end(), caps[m.end()]) for m in _HEADS.finditer(lower) if m.end() in caps]
-        return out
+    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun)."""
     if kind == "count":
         taken = [m.span() for m in re.finditer(rules._AMOUNT + "|" + rules._DATE, folded)]
         out = []
@@ -80,17 +58,14 @@ def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tup
             two = second and sent[m.start(3) + 1].islower() and second.strip() not in _NOT_NOUN
             out.append((m.start(), m.end(3) if two else m.end(2)))
         return out
-    if kind == "place":  # names after a place word or tại/ở; not the lexicon's, which holds words that open sentences
-        return [(a, b) for a, b in rules._named_after(rules._PLACE_HEAD, sent, folded)
-                if not rules._person_like(folded[a:b].split())]
-    if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng" nor "HLV X"
-        return [(a, b) for a, b in rules._organisations(sent, folded)
-                if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
     found = rules.typed_spans(kind, sent, folded, places)
-    if kind == "person":  # Vietnamese full names, not a street or a school named after one
-        return [(a, b) for a, b in found if (rules._person_like(folded[a:b].split()) or
-                len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES)
-                and not _NAMED_AFTER_PERSON.search(folded[max(0, a - 20):a])]
+    if kind == "person":  # Vietnamese full names; the type check's other capitalised runs are often not people
+        return [(a, b) for a, b in found if rules._person_like(folded[a:b].split()) or
+                len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES]
+    if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng"
+        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
+    if kind == "place":  # a lone capitalised syllable is as often a word that opens a sentence (Năm, Bài)
+        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2]
     return found
 
 
@@ -128,13 +103,6 @@ def phrase(kind: str, answer: str, before: str, rng: random.Random) -> tuple[str
             if fa.startswith(head + " "):
                 return _ORG_PHRASES[head], 0
         return rng.choice(["cơ quan nào", "đơn vị nào", "tổ chức nào"]), 0
-    if kind == "other":
-        lb = before.lower().rstrip()
-        for table in (_NAMED_HEADS, _OTHER_PHRASES):
-            for head in sorted(table, key=len, reverse=True):
-                if lb.endswith(" " + head) or lb == head:
-                    return table[head], len(before) - len(before.rstrip()) + len(head)
-        return "gì", 0
     raise ValueError(kind)
 
 
@@ -154,8 +122,6 @@ def make_question(sent: str, a: int, b: int, kind: str, rng: random.Random) -> s
     right = right[:min(end + 1, rng.randint(5, 12))]
     if len(_content(" ".join(left + right))) < 3:
         return None
-    if ph == "vì sao" and rng.random() < 0.5:
-        left, ph, right = [], "vì sao " + " ".join(left), []
     q = " ".join(left + ph.split() + right).strip(" ,;:.\"“”'()-")
     q = q[0].upper() + q[1:]
     r = rng.random()
@@ -183,7 +149,7 @@ def context_around(text: str, spans_: list[tuple[int, int]], j: int, rng: random
     return spans_[lo][0], spans_[hi][1]
 
 
-KINDS = ("money", "count", "date", "person", "place", "organisation", "other")
+KINDS = ("money", "count", "date", "person", "place", "organisation")
 
 
 def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | None = None) -> Iterator[dict]:
@@ -231,7 +197,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
             made.append({"question": q, "context": text[ca:cb], "answer": text[a:b], "answer_start": a - ca,
                          "kind": kind, "how": "cloze", "doc_id": doc.id, "_at": (di, j, a, b)})
     out = []
-    pools = {k: {fold(e): e for e in sorted(v) if len(e.split()) >= 2} for k, v in entities.items()}
+    pools = {k: sorted(v) for k, v in entities.items()}
     for ex in made:
         di, j, a, b = ex.pop("_at")
         out.append(ex)
@@ -289,29 +255,19 @@ def _other_passage(ex: dict, doc: Document, ss, j: int, rng: random.Random) -> d
     return None
 
 
-def _swapped(ex: dict, pools: dict[str, dict[str, str]], rng: random.Random) -> dict | None:
+def _swapped(ex: dict, pools: dict[str, list[str]], rng: random.Random) -> dict | None:
     """The question with a place or person it names replaced by another of that type, which the context
     does not name: the context no longer answers it."""
-    q, fc = ex["question"], fold(ex["context"])
-    fq = fold_aligned(q)
-    found = []
+    q, fq, fc = ex["question"], fold(ex["question"]), fold(ex["context"])
     for kind in ("place", "person"):
-        pool = pools.get(kind) or {}
-        for m in re.finditer(r"\w+(?:\s+\w+){1,3}", fq):  # every run of 2-4 words that the pool knows
-            words = m.group().split()
-            for n in range(len(words), 1, -1):
-                for i in range(len(words) - n + 1):
-                    name = " ".join(words[i:i + n])
-                    if name in pool:
-                        at = m.start() + len(" ".join(words[:i])) + (1 if i else 0)
-                        found.append((kind, at, at + len(name)))
-    if not found:
-        return None
-    kind, a, b = rng.choice(found)
-    names = list(pools[kind].values())
-    for new in rng.sample(names, min(len(names), 20)):
-        if fold(new) not in fc and fold(new) != fq[a:b]:
-            swapped = q[:a] + (fold(new) if fold(q) == q else new) + q[b:]
+        pool = pools.get(kind) or []
+        named = [m for e in rng.sample(pool, min(len(pool), 400)) if len(e.split()) >= 2
+                 for m in [re.search(rf"\b{re.escape(fold(e))}\b", fq)] if m]
+        for m in named:
+            new = rng.choice(pool)
+            if fold(new) in fc or fold(new) == m.group() or len(new.split()) < 2:
+                continue
+            swapped = q[:m.start()] + (fold(new) if fold(q) == q else new) + q[m.end():]
             return {**ex, "question": swapped, "answer": "", "answer_start": -1, "how": "swapped"}
     return None
 

@@ -1,6 +1,6 @@
 """Fine-tune the reader on questions generated from the archive (`qa.questions`), on this CPU.
 
-    python -m qa.train [--minutes 52] [--docs 6000] [--out out/reader] [--weights qa/models/reader-e5-small.safetensors]
+    python -m qa.train [--minutes 65] [--docs 7000] [--out out/reader] [--weights qa/models/reader-e5-small.safetensors]
 
 Generates the examples (only from articles after the archive's first 5,000, which are kept for
 evaluation), trains the top layers of the converted e5-small and a span head (the lower layers and the
@@ -155,7 +155,7 @@ def calibrate(examples: list[dict], preds: list[tuple[str, float]]) -> tuple[flo
     return t, figures
 
 
-def train(out: Path, archive: Path = ARCHIVE, docs: int = 6000, minutes: float = 52, layers: int = 4,
+def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float = 65, layers: int = 4,
           max_len: int = 192, batch: int = 16, lr: float = 1e-4, seed: int = 0, limit: int | None = None,
           weights: Path = Settings.reader_weights, dev_limit: int = 1500, settings: Settings | None = None,
           held_out: int = EVAL_ARTICLES) -> dict:
@@ -296,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out/reader"), help="examples and checkpoints")
     p.add_argument("--archive", type=Path, default=ARCHIVE)
     p.add_argument("--weights", type=Path, default=Settings.reader_weights)
-    p.add_argument("--docs", type=int, default=6000, help="training articles to generate questions from")
+    p.add_argument("--docs", type=int, default=7000, help="training articles to generate questions from")
     p.add_argument("--limit", type=int, help="train on the first N examples only")
     p.add_argument("--dev-limit", type=int, default=1500)
-    p.add_argument("--minutes", type=float, default=52, help="stop training after this long (the run is saved)")
+    p.add_argument("--minutes", type=float, default=65, help="stop training after this long (the run is saved)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--max-len", type=int, default=192)
     p.add_argument("--batch", type=int, default=16)
