@@ -121,18 +121,16 @@ def examples_for(out: Path, archive: Path, docs: int, seed: int,
     return read(train_file), read(dev_file)
 
 
-def predict(net: ReaderNet, tok, examples: list[dict], max_len: int, size: int = 32):
+def predict(net: ReaderNet, tok, examples: list[dict], max_len: int):
     """The best span's text and its margin over no-answer, for each example."""
     net.eval()
     out = []
     with torch.no_grad():
-        for i in range(0, len(examples), size):
-            part = examples[i:i + size]
-            for ex in part:
-                ids, mask, offsets = encode_pairs(tok, ex["question"], [ex["context"]], max_len)
-                s, e = net(torch.from_numpy(ids), torch.from_numpy(mask))
-                span = best_spans(s.numpy(), e.numpy(), offsets)[0]
-                out.append(("", -1e9) if span is None else (ex["context"][span.start:span.end], span.margin))
+        for ex in examples:
+            ids, mask, offsets = encode_pairs(tok, ex["question"], [ex["context"]], max_len)
+            s, e = net(torch.from_numpy(ids), torch.from_numpy(mask))
+            span = best_spans(s.numpy(), e.numpy(), offsets)[0]
+            out.append(("", -1e9) if span is None else (ex["context"][span.start:span.end], span.margin))
     return out
 
 
