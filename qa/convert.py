@@ -228,7 +228,6 @@ def ensure_onnx_int8(folder: Path) -> Path:
     if not (folder / "config.json").exists():
         raise ValueError(f"the onnx-int8 backend needs a local model folder, not {folder}: set QA_EMBED_BACKEND=torch")
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
 
     class Encoder(torch.nn.Module):  # positional inputs in, token states out: what the ONNX graph computes
@@ -239,6 +238,18 @@ def ensure_onnx_int8(folder: Path) -> Path:
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+    return export_int8(lambda: Encoder(AutoModel.from_pretrained(folder).eval()), ["last_hidden_state"], target,
+                       f"cannot export {folder} to ONNX int8", "set QA_EMBED_BACKEND=torch")
+
+
+def export_int8(make_module, outputs: list[str], target: Path, failure: str, fix: str) -> Path:
+    """Export the torch module `make_module()` builds (input_ids, attention_mask in; `outputs` out, with
+    dynamic batch and token axes) to ONNX, quantise its weights to int8 (onnxruntime's dynamic quantisation,
+    per channel) and publish it at `target` (temp file, then rename). Whatever fails is one ValueError line:
+    `failure` (the cause) `fix`."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's and quantiser's advice is for other models
@@ -246,15 +257,13 @@ def ensure_onnx_int8(folder: Path) -> Path:
         try:
             fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model-int8.onnx"
             ids = torch.ones((2, 8), dtype=torch.long)
-            axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                    "last_hidden_state": {0: "batch", 1: "tokens"}}
-            torch.onnx.export(Encoder(AutoModel.from_pretrained(folder).eval()), (ids, ids), str(fp32),
-                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+            names = ["input_ids", "attention_mask"]
+            axes = {name: {0: "batch", 1: "tokens"} for name in names + outputs}
+            torch.onnx.export(make_module(), (ids, ids), str(fp32), input_names=names, output_names=outputs,
                               dynamic_axes=axes, opset_version=17, dynamo=False)
             quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
         except Exception as e:  # noqa: BLE001 - one line for the user, whatever the exporter raised
-            raise ValueError(f"cannot export {folder} to ONNX int8 ({type(e).__name__}: {e}".splitlines()[0]
-                             + "): set QA_EMBED_BACKEND=torch") from None
+            raise ValueError(f"{failure} ({type(e).__name__}: {e}".splitlines()[0] + f"): {fix}") from None
         finally:
             logging.disable(logging.NOTSET)
         int8.replace(target)
@@ -276,27 +285,7 @@ def ensure_reader_onnx(base: Path, weights: Path, meta: dict) -> Path:
     target = reader_onnx_path(base, weights)
     if target.exists():
         return target
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     from .train import build_net
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    net = build_net(base, int(meta["layers_trained"]), weights).eval()
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.disable(logging.WARNING)
-        try:
-            fp32, int8 = Path(tmp) / "reader.onnx", Path(tmp) / "reader-int8.onnx"
-            ids = torch.ones((2, 8), dtype=torch.long)
-            axes = {name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "start", "end")}
-            torch.onnx.export(net, (ids, ids), str(fp32), input_names=["input_ids", "attention_mask"],
-                              output_names=["start", "end"], dynamic_axes=axes, opset_version=17, dynamo=False)
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-        except Exception as e:  # noqa: BLE001 - one line for the user, whatever the exporter raised
-            raise ValueError(f"cannot export the reader {weights} to ONNX int8 ({type(e).__name__}: {e}"
-                             .splitlines()[0] + "): set QA_READER=rules") from None
-        finally:
-            logging.disable(logging.NOTSET)
-        int8.replace(target)
-    return target
+    return export_int8(lambda: build_net(base, int(meta["layers_trained"]), weights).eval(), ["start", "end"], target,
+                       f"cannot export the reader {weights} to ONNX int8", "set QA_READER=rules")

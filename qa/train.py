@@ -305,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
+        for name in ("docs", "batch", "layers", "max_len", "dev_limit"):
+            if getattr(a, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if a.limit is not None and a.limit < 1:
+            raise ValueError("--limit must be at least 1")
         meta = train(a.out, a.archive, a.docs, a.minutes, a.layers, a.max_len, a.batch, a.lr, a.seed, a.limit,
                      a.weights, a.dev_limit)
     except ValueError as e:
