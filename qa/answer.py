@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 import regex
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -51,6 +52,7 @@ ECHO_WINDOW = 60  # characters before an echo of the question's words that tell 
 TITLE_WORDS = {"giu", "chuc", "vu", "danh", "cuong", "vi", "nhiem"}
 TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
 SUBJECT_MENTIONS = 3
+NAME_SHARE = 0.5  # of a bigram's occurrences written capitalised, for the lexicon to take it as a name
 _ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
@@ -74,7 +76,7 @@ SURNAMES = set(fold(
     "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh Trương Lâm "
     "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
     "Giang Hứa Doãn Tôn Từ Ông Khúc Kim La Lò Quan Hầu Bạch Chử Diệp Đồng").split())
-_CAP_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+\p{Lu}\p{L}*)*")  # capitalised word runs: names
+_CAP_RUN = regex.compile(r"\b\p{Lu}[\p{L}\d]*(?:[ \t]+\p{Lu}[\p{L}\d]*)*")  # capitalised word runs: names
 _NAME_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+(?:\p{Lu}\.|\p{Lu}\p{L}*))*")  # and initials: James O. McKinsey
 
 
@@ -99,24 +101,27 @@ class Lexicon:
     names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
     places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
 
-    def __or__(self, other: "Lexicon") -> "Lexicon":
-        """The lexicon of two corpora together (`entity_lexicon` reads each text on its own)."""
-        return Lexicon(self.names | other.names, self.places | other.places)
-
 
 def entity_lexicon(texts: Iterable[str]) -> Lexicon:
-    names: set[str] = set()
+    """Bigrams written capitalised in at least NAME_SHARE of their occurrences (Vĩnh Phúc, not "giá bao", which
+    the name Gia Bảo would otherwise make a name in every "giá bao nhiêu"), and the names after place words."""
+    texts = list(texts)
+    capitalised: Counter[str] = Counter()
     places: set[str] = set()
     for text in texts:
         for m in _CAP_RUN.finditer(text):
             syl = fold(m.group()).split()
-            if len(syl) >= 2:
-                names.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
+            capitalised.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
         for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
             syl = fold(text[a:b]).split()  # "UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person
             cut = next((i for i in range(len(syl)) if _person_like(syl[i:])), len(syl))
             if cut:
                 places.add(" ".join(syl[:cut]))
+    anywhere: Counter[str] = Counter()
+    for text in texts:
+        syl = re.findall(r"\w+", fold(text))
+        anywhere.update(b for b in map(" ".join, zip(syl, syl[1:])) if b in capitalised)
+    names = {b for b, n in capitalised.items() if n >= NAME_SHARE * anywhere[b]}
     return Lexicon(frozenset(names), frozenset(places))
 
 
@@ -135,8 +140,8 @@ def question_entities(question: str, lexicon: Lexicon) -> list[str]:
         if len(syl) == 1 and (m.start() == 0 or has_diacritics(m.group())):
             continue  # a lone Vietnamese syllable (Thủ đô, sông Đà) is a word, not a name; Tesla, UBND are names
         found.append(" ".join(syl))
-    fw = fold(question)
-    fw_words = re.findall(r"\w+", fw)
+    cased = any(t[:1].isupper() for t in tokens[1:]) and not shouting  # then names are the capitalised runs
+    fw_words = [] if cased else re.findall(r"\w+", fold(question))  # else the corpus's names say (ha noi)
     for a, b in zip(fw_words, fw_words[1:]):
         bigram = f"{a} {b}"
         if bigram in lexicon.names and not any(bigram in e for e in found):

@@ -182,14 +182,13 @@ class Index:
         c = self.chunks
         table = ChunkTable(all_docs, np.concatenate([renumber[c.doc[kept]], new.doc + int((~gone).sum())]),
                            np.concatenate([c.start[kept], new.start]), np.concatenate([c.end[kept], new.end]))
-        # everything below reads only the new documents, plus arrays of the kept ones
+        # everything below but the lexicon reads only the new documents, plus arrays of the kept ones
         sent_doc = np.repeat(np.arange(len(self.docs)), np.diff(self.sentence_bounds))
         new_spans = _sentence_spans(docs)
         per_doc = np.concatenate([np.diff(self.sentence_bounds)[~gone], [len(x) for x in new_spans]])
         sents = np.concatenate([self.sentences[~gone[sent_doc]], *new_spans])
         bm = self.bm25.extend(keep, (terms(_indexed_text(c)) for c in new), s.bm25_k1, s.bm25_b)
-        lexicon = answerer.entity_lexicon(d.text for d in (all_docs if gone.any() else docs))
-        lexicon = lexicon if gone.any() else self.lexicon | lexicon  # a replaced text may have had other names
+        lexicon = answerer.entity_lexicon(d.text for d in all_docs)  # which bigrams are names is corpus-wide
         if gone.any() or (len(table) >= s.hnsw_min_chunks) != isinstance(self.vectors, faiss.IndexHNSW):
             vectors = dense.build(np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], new_vecs]),
                                   s.hnsw_min_chunks, s.hnsw_m, s.hnsw_ef_construction)

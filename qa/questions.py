@@ -8,11 +8,12 @@ lower case or without diacritics. Besides these "cloze" examples:
 
 - paraphrase: the question asked of a *different* article's sentence holding the same answer and enough
   of the question's words, so the reader learns meaning rather than word overlap;
-- unanswerable: the question against another passage of its article that lacks the answer, and the
-  question with its place or person swapped for another of that type ("no answer" either way).
+- unanswerable: the question against another passage of its article that lacks the answer, against the
+  passage of another article that shares most of its rarer words (what retrieval puts beside the right
+  one), and the question with its place or person swapped for another of that type ("no answer" each way).
 
 Each example is a dict: question, context, answer (text, "" for none), answer_start (in context, -1 for
-none), kind, how (cloze | paraphrase | other-passage | swapped), doc_id.
+none), kind, how (cloze | paraphrase | other-passage | other-article | swapped), doc_id.
 """
 from __future__ import annotations
 
@@ -198,6 +199,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
                          "kind": kind, "how": "cloze", "doc_id": doc.id, "_at": (di, j, a, b)})
     out = []
     pools = {k: sorted(v) for k, v in entities.items()}
+    postings = _postings(docs, sent_spans)
     for ex in made:
         di, j, a, b = ex.pop("_at")
         out.append(ex)
@@ -206,10 +208,12 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
         if partner is not None:
             out.append(partner)
         r = rng.random()
-        if r < 0.35:
+        if r < 0.25:
             neg = _other_passage(ex, doc, sent_spans[di], j, rng)
-        elif r < 0.6:
+        elif r < 0.45:
             neg = _swapped(ex, pools, rng)
+        elif r < 0.85:
+            neg = _other_article(ex, di, postings, docs, sent_spans, rng)
         else:
             neg = None
         if neg is not None:
@@ -240,6 +244,41 @@ def _partner(ex: dict, di: int, same: list[tuple[int, int, int, int]], docs: lis
         if share >= 0.4 and len(have & first) < 0.8 * len(have):
             ca, cb = context_around(text, sent_spans[dj], j, rng)
             return {**ex, "context": text[ca:cb], "answer": text[a:b], "answer_start": a - ca, "how": "paraphrase",
+                    "doc_id": docs[dj].id}
+    return None
+
+
+def _bigrams(text: str) -> set[str]:
+    """Pairs of neighbouring folded syllables: Vietnamese words are mostly two syllables, and one is too common."""
+    syl = re.findall(r"\w+", fold(text))
+    return {f"{a} {b}" for a, b in zip(syl, syl[1:]) if a not in rules.QUESTION_WORDS and b not in rules.QUESTION_WORDS}
+
+
+def _postings(docs: list[Document], sent_spans) -> dict[str, list[tuple[int, int]]]:
+    """Syllable pair -> the (article, sentence) pairs holding it, for pairs rare enough to tell stories apart."""
+    postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for di, doc in enumerate(docs):
+        for j, (sa, sb) in enumerate(sent_spans[di]):
+            if not MIN_SENTENCE <= sb - sa <= MAX_SENTENCE:  # as the answers' sentences: a window fits around it
+                continue
+            for w in _bigrams(doc.text[sa:sb]):
+                postings[w].append((di, j))
+    too_common = max(20, len(docs) // 100)
+    return {w: p for w, p in postings.items() if len(p) <= too_common}
+
+
+def _other_article(ex: dict, di: int, postings, docs: list[Document], sent_spans, rng: random.Random) -> dict | None:
+    """The question against the window of another article that shares most of its rarer words but not its
+    answer: what retrieval puts beside the right passage, and what the reader must not answer from."""
+    shared = Counter(at for w in _bigrams(ex["question"]) - _bigrams(ex["answer"]) for at in postings.get(w, ())
+                     if at[0] != di)
+    for (dj, j), n in shared.most_common(3):
+        if n < 2:
+            break
+        ca, cb = context_around(docs[dj].text, sent_spans[dj], j, rng)
+        said = set(re.findall(r"\w+", fold(ex["answer"])))  # nor half of its words: "Bộ An ninh nội địa" told otherwise
+        if len(said & set(re.findall(r"\w+", fold(docs[dj].text[ca:cb])))) < len(said) / 2:
+            return {**ex, "context": docs[dj].text[ca:cb], "answer": "", "answer_start": -1, "how": "other-article",
                     "doc_id": docs[dj].id}
     return None
 

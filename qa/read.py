@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -175,7 +176,7 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
             window = folded_doc[a:b]
             if settings.reader_checks and not all(rules.names(f"{title} {window}", e) for e in q.entities):
                 continue
-            have = set(window.split())
+            have = set(re.findall(r"\w+", window))
             score = sum(v for w, v in q.weights.items() if w in have) / total + 0.1 / (rank + 1)
             if (hit.doc_id, a) not in seen:
                 seen.add((hit.doc_id, a))

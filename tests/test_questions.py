@@ -50,7 +50,7 @@ def test_examples_point_at_their_answers(examples):
             assert ex["context"][ex["answer_start"]:ex["answer_start"] + len(ex["answer"])] == ex["answer"]
             assert ex["kind"] in KINDS
         else:  # an unanswerable example: the passage does not hold the answer, or the question was changed
-            assert ex["answer"] == "" and ex["how"] in ("other-passage", "swapped")
+            assert ex["answer"] == "" and ex["how"] in ("other-passage", "other-article", "swapped")
         assert len(ex["context"]) <= 2 * 500 and ex["question"].strip()
 
 
@@ -58,7 +58,7 @@ def test_examples_point_at_their_answers(examples):
 def test_every_kind_and_way_of_making_is_there(examples):
     s = stats(examples)
     assert set(s["by_kind"]) == set(KINDS)
-    assert {"cloze", "other-passage", "paraphrase"} <= set(s["by_how"])
+    assert {"cloze", "other-passage", "other-article", "paraphrase"} <= set(s["by_how"])
     assert 0.15 < 1 - s["answerable"] / s["examples"] < 0.5  # a share of "no answer" to learn abstaining from
     typed = Counter(fold(e["question"]) == e["question"].lower() for e in examples)
     assert typed[True] > 0.05 * len(examples)  # some typed without diacritics
@@ -71,6 +71,19 @@ def test_paraphrases_come_from_another_article(examples, training_docs):
     for e in (e for e in examples if e["how"] == "paraphrase"):
         assert e["context"] in by_id[e["doc_id"]].text
         assert (e["question"], e["doc_id"]) not in cloze
+
+
+@needs_archive
+def test_other_article_negatives_share_words_but_not_the_answer(examples, training_docs):
+    """Another article's passage about the same things, which does not state the answer."""
+    by_id = {d.id: d for d in training_docs}
+    asked = {e["question"]: e for e in examples if e["how"] == "cloze"}
+    negatives = [e for e in examples if e["how"] == "other-article"]
+    assert negatives
+    for e in negatives:
+        source = asked[e["question"]]
+        assert e["doc_id"] != source["doc_id"] and e["context"] in by_id[e["doc_id"]].text
+        assert fold(source["answer"]) not in fold(e["context"])
 
 
 @needs_archive
