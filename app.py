@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 import qa  # noqa: E402
-from qa import corpus
+from qa import corpus, formats
 from qa.cite import NOT_FOUND
 from qa.config import Settings
 from qa.index import MODES, IndexProblem, read_manifest, writer_lock
@@ -41,7 +41,8 @@ EXAMPLES = [
 MODE_LABELS = {"hybrid": "Kết hợp (BM25 + vector)", "bm25": "BM25 (từ khóa)", "dense": "Vector (ngữ nghĩa)"}
 CONTEXT_CHARS = 600  # of the article shown around a passage when it is expanded
 REJECTED = {corpus.BINARY: "tệp nhị phân, không phải văn bản", corpus.NOT_UTF8: "không phải văn bản UTF-8",
-            corpus.EMPTY: "tệp rỗng"}
+            corpus.EMPTY: "tệp rỗng", formats.NO_TEXT_LAYER: "PDF không có lớp chữ (bản quét): cần nhận dạng chữ (OCR) trước",
+            formats.NO_ARTICLE: "không tìm thấy nội dung bài báo trong trang"}
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 log = logging.getLogger("qa")
@@ -81,7 +82,7 @@ class Library:
                 known[_digest(doc.text)] = doc.id
                 folder.mkdir(parents=True, exist_ok=True)
                 written.append(folder / f"{doc.id}{Path(name).suffix.lower()}")
-                _write_atomic(written[-1], doc.text)  # first: a crash after this still leaves the article kept
+                _write_atomic(written[-1], data)  # first: a crash after this still leaves the article kept
                 docs.append(doc)
                 lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{doc.title}»")
             if docs:
@@ -100,14 +101,14 @@ class Library:
         gives the id (letters, digits, '-' and '_'; never used as a path) and the suffix."""
         suffix = Path(name).suffix.lower()
         if suffix not in corpus.SUFFIXES:
-            raise ValueError("chỉ nhận tệp .txt hoặc .md")
+            raise ValueError(f"chỉ nhận tệp {', '.join(sorted(corpus.SUFFIXES))}")
         if len(data) > self.settings.max_upload_bytes:
             raise ValueError(f"tệp quá lớn ({len(data) / 1e6:.1f} MB; tối đa {self.settings.max_upload_bytes / 1e6:g} MB)")
         try:
-            text = corpus.decode(data)
+            fields = corpus.read_upload(name, data, self.settings.parse_seconds)
         except ValueError as e:
             raise ValueError(REJECTED.get(str(e), str(e))) from None
-        doc = corpus.make_document("", text)
+        doc = corpus.make_document("", **fields)
         stem = re.sub(r"[^a-z0-9_-]+", "-", fold(Path(name).stem)).strip("-")[:60] or "tai-lieu"
         return dataclasses.replace(doc, id=f"{stem}_{_digest(doc.text)[:12]}")
 
@@ -116,10 +117,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
+    """The upload as it came (re-read at the next start by its format's reader, as any file of the folder)."""
     fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -143,17 +145,31 @@ def reply(ans: Answer) -> str:
 
 
 def sources(ans: Answer | None, idx: qa.Index) -> str:
-    """The sources panel (HTML, every piece of document text escaped): each citation's title, id and passage
-    with the answer highlighted; expanding shows the article around it."""
+    """The sources panel (HTML, every piece of document text escaped): one card per article, with its title,
+    date, source and a link to the original, and its cited passages beneath (the answer highlighted);
+    expanding a passage shows the article around it."""
     if ans is None or not ans.citations:
         return "<p class='qa-empty'>Chưa có nguồn nào.</p>"
     label = "Nguồn" if ans.found else "Các đoạn gần nhất (không đoạn nào trả lời câu hỏi)"
-    items = [_source(n, hit, idx.document(hit.doc_id), ans.answer_span if n == 1 and ans.found else None)
-             for n, hit in enumerate(ans.citations, 1)]
-    return f"<div class='qa-sources'><h3>{label}</h3>{''.join(items)}</div>"
+    by_article: dict[str, list[tuple[int, Hit]]] = {}
+    for n, hit in enumerate(ans.citations, 1):
+        by_article.setdefault(hit.doc_id, []).append((n, hit))
+    cards = [_article(idx.document(doc_id), cited, ans.answer_span if ans.found else None)
+             for doc_id, cited in by_article.items()]
+    return f"<div class='qa-sources'><h3>{label}</h3>{''.join(cards)}</div>"
 
 
-def _source(n: int, hit: Hit, doc: Document, span: tuple[int, int] | None) -> str:
+def _article(doc: Document, cited: list[tuple[int, Hit]], span: tuple[int, int] | None) -> str:
+    about = " · ".join(html.escape(x) for x in (doc.date, doc.source) if x)
+    link = (f" <a href='{html.escape(doc.url)}' target='_blank' rel='noopener noreferrer'>bài gốc</a>"
+            if doc.url.startswith(("http://", "https://")) else "")
+    head = (f"<div><b>{html.escape(doc.title)}</b> <code>{html.escape(cited[0][1].doc_id)}</code>"
+            f"{' — ' + about if about else ''}{link}</div>")
+    passages = "".join(_passage(n, hit, doc, span if n == 1 else None) for n, hit in cited)
+    return f"<div class='qa-article'>{head}{passages}</div>"
+
+
+def _passage(n: int, hit: Hit, doc: Document, span: tuple[int, int] | None) -> str:
     text = doc.text
     if span and hit.start <= span[0] < span[1] <= hit.end:
         passage = (html.escape(text[hit.start:span[0]]) + "<mark>" + html.escape(text[span[0]:span[1]]) + "</mark>"
@@ -163,13 +179,13 @@ def _source(n: int, hit: Hit, doc: Document, span: tuple[int, int] | None) -> st
     a, b = max(0, hit.start - CONTEXT_CHARS), min(len(text), hit.end + CONTEXT_CHARS)
     context = (("…" if a else "") + html.escape(text[a:hit.start]) + f"<strong>{passage}</strong>"
                + html.escape(text[hit.end:b]) + ("…" if b < len(text) else ""))
-    return (f"<div class='qa-source' id='source-{n}'><div><b>[{n}] {html.escape(hit.title)}</b> "
-            f"<code>{html.escape(hit.doc_id)}</code></div><p>{passage}</p>"
+    return (f"<div class='qa-source' id='source-{n}'><p><b>[{n}]</b> {passage}</p>"
             f"<details><summary>Xem đoạn này trong bài</summary><p class='qa-context'>{context}</p></details></div>")
 
 
 # -- the page ---------------------------------------------------------------------------------------
 CSS = """
+.qa-article { border: 1px solid #e0e0e0; border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
 .qa-source { border-left: 3px solid #c0c0c0; padding: 4px 10px; margin: 8px 0; }
 .qa-source p { white-space: pre-wrap; margin: 4px 0; }
 .qa-source mark { background: #ffe27a; padding: 0 2px; }
@@ -206,8 +222,8 @@ def page(lib: Library) -> gr.Blocks:
             raise gr.Error(str(e)) from None
 
     def add_api(name: str, text: str) -> list[str]:
-        """Add one article (`name` gives its id and type, .txt or .md); one line says what became of it.
-        The same checks as the upload tab."""
+        """Add one article given as text (`name` gives its id and type: .txt or .md); one line says what
+        became of it. The same checks as the upload tab, which also takes web pages, PDFs and Word files."""
         return lib.add([(name, text.encode("utf-8"))])
 
     with gr.Blocks(title="Hỏi đáp tin tức") as demo:
@@ -229,7 +245,8 @@ def page(lib: Library) -> gr.Blocks:
                 with gr.Column(scale=2):
                     panel = gr.HTML(sources(None, lib.index), elem_id="sources")
         with gr.Tab("Thêm tài liệu"):
-            gr.Markdown(f"Tải lên tệp .txt hoặc .md (tối đa {lib.settings.max_upload_bytes / 1e6:g} MB mỗi tệp). "
+            gr.Markdown("Tải lên bài báo dạng .txt, .md, trang web đã lưu (.html), PDF có lớp chữ hoặc Word (.docx), "
+                        f"tối đa {lib.settings.max_upload_bytes / 1e6:g} MB mỗi tệp. "
                         "Bài mới được đưa vào chỉ mục ngay, không cần tính lại các bài đã có.")
             files = gr.File(file_count="multiple", file_types=sorted(corpus.SUFFIXES), label="Tệp bài báo",
                             elem_id="files")

@@ -64,7 +64,7 @@ _CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nh
 _AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
 _YEAR = r"\b(?:1\d|20)\d\d\b"
 _DATE = (r"(?:ngay\s+\d{1,2}\s+)?thang\s+\d{1,2}(?:\s+nam\s+\d{4}|\s*/\s*\d{4})?"
-         r"|ngay\s+\d{1,2}(?:\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
+         r"|ngay\s+\d{1,2}(?:\s*[/-]\s*\d{1,2}(?:\s*[/-]\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
          rf"|(?:(?:giai doan|nhiem ky|thoi ky|nhung nam|thap nien|nam)\s+)?{_YEAR}(?:\s*(?:-|va|den)\s*{_YEAR})?")
 _PLACE_WORDS = r"(?<!ve )tinh|thanh pho|tp\.?|huyen|quan|thi xa|xa|(?<!dia )phuong|thi tran|thu do"  # what follows them is a place
 _PLACE_HEAD = rf"(?:{_PLACE_WORDS}|vung|khu|tai|o|den|duong|song|cau)"

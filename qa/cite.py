@@ -1,4 +1,4 @@
-"""Citations for people and machines: numbered passages with article id, title and exact span."""
+"""Citations for people and machines: numbered passages with article id, title, date, source, link and exact span."""
 from __future__ import annotations
 
 from .types import Answer, Hit
@@ -10,7 +10,9 @@ def citation_line(n: int, hit: Hit, width: int = 220) -> str:
     passage = " ".join(hit.text.split())
     if len(passage) > width:
         passage = passage[: width - 1] + "…"
-    return f"[{n}] {hit.doc_id} — {hit.title} [{hit.start}:{hit.end}]\n    {passage}"
+    about = ", ".join(x for x in (hit.date, hit.source) if x)
+    link = f"\n    {hit.url}" if hit.url else ""
+    return f"[{n}] {hit.doc_id} — {hit.title}{f' ({about})' if about else ''} [{hit.start}:{hit.end}]{link}\n    {passage}"
 
 
 def format_answer(ans: Answer) -> str:

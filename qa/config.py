@@ -49,7 +49,8 @@ class Settings:
     max_question_chars: int = 2000  # longer questions are cut, not refused
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
     port: int = 7860
-    max_upload_bytes: int = 1_000_000  # per file added through the page
+    max_upload_bytes: int = 20_000_000  # per file added through the page (a PDF of a printed edition is a few MB)
+    parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):
         if self.embed_backend not in BACKENDS:

@@ -1,74 +1,121 @@
-"""Reading documents: a folder of .txt/.md files or an iterable of {"id", "title", "text"} dicts.
+"""Reading documents: a folder of articles in any format `formats` reads, or records ({"id", "title", "text"},
+and any other fields: date, source, url, the rest as meta).
 
-Bad files (empty, binary, not UTF-8) are skipped with a warning naming them; the good ones are kept.
+Bad files (empty, binary, not UTF-8, a PDF without text, a page with no article, one whose parser crashes
+or runs past `Settings.parse_seconds`) are skipped with a warning naming them and why; the good ones are kept.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import gzip
 import hashlib
 import json
 import logging
+import multiprocessing
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from . import formats
+from .config import Settings
+from .formats import BINARY, EMPTY, NOT_UTF8, SUFFIXES, decode  # noqa: F401 (what callers check against)
 from .normalise import clean
 from .types import Document
 
 log = logging.getLogger("qa")
-SUFFIXES = {".txt", ".md"}
-BINARY, NOT_UTF8, EMPTY = "binary file", "not UTF-8 text", "empty file"  # why a file is not read
 _TITLE_WORDS = 12
 _TITLE_MAX = 160
+_FIELDS = ("id", "title", "text", "date", "source", "url")
 
 
-def read_folder(folder: str | Path) -> list[Document]:
-    """Every readable .txt/.md file under `folder` (sorted by path); the id is the file name without suffix."""
+def read_folder(folder: str | Path, timeout: float = Settings.parse_seconds) -> list[Document]:
+    """Every readable article file under `folder` (sorted by path); the id is the file name without suffix."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"not a folder: {folder}")
-    docs = []
-    for path in article_files(folder):
-        text = read_text(path)
-        if text is not None:
-            docs.append(make_document(path.stem, text))
-    return unique(docs)
+    return unique([make_document(path.stem, **fields) for path, fields, _ in read_files(article_files(folder), timeout)
+                   if fields is not None])
 
 
 def article_files(folder: Path) -> list[Path]:
-    """The .txt/.md files under `folder`, sorted by path."""
+    """The files under `folder` in a format the tool reads, sorted by path."""
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
-def read_text(path: Path) -> str | None:
-    """The file's text, or None (with a warning) when it is unreadable, empty, binary or not UTF-8."""
+def read_files(paths: list[Path], timeout: float = Settings.parse_seconds,
+               warn: bool = True) -> Iterator[tuple[Path, dict | None, str]]:
+    """(path, what its reader found, "") for each readable file, (path, None, why) for the others (logged
+    as warnings with `warn`). Web pages, PDFs and Word files are parsed in a worker process: one that
+    crashes or hangs its parser costs that file and a new worker, not the run."""
+    worker = None
     try:
-        return text_of(path)
-    except ValueError as e:
-        log.warning("skipped %s: %s", path, e)
-    return None
+        for path in paths:
+            if path.suffix.lower() in formats.PARSED_SUFFIXES:
+                worker = worker or _new_worker()
+                fields, why, worker = _parse_in(worker, path.suffix, None, path, timeout)
+            else:
+                try:
+                    fields, why = formats.read_bytes(path.suffix, _read(path)), ""
+                except ValueError as e:
+                    fields, why = None, str(e)
+            if why and warn:
+                log.warning("skipped %s: %s", path, why)
+            yield path, fields, why
+    finally:
+        if worker is not None:
+            worker.shutdown(cancel_futures=True)
 
 
-def text_of(path: Path) -> str:
-    """The file's text; ValueError saying why it cannot be read (`decode`'s reasons, or the OS error)."""
+def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds) -> dict:
+    """What the reader of `name`'s format finds in `data`, parsed in a worker as for a folder; ValueError
+    saying why it cannot be read."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in formats.PARSED_SUFFIXES:
+        return formats.read_bytes(suffix, data)
+    worker = _new_worker()
     try:
-        return decode(path.read_bytes())
+        fields, why, worker = _parse_in(worker, suffix, data, Path(name), timeout)
+    finally:
+        worker.shutdown(cancel_futures=True)
+    if why:
+        raise ValueError(why)
+    return fields
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read it ({e.strerror})") from None
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped); ValueError "binary file", "not UTF-8 text" or "empty file"."""
-    if b"\x00" in data[:8192]:
-        raise ValueError(BINARY)
+def _new_worker() -> cf.ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold model threads that a forked child would inherit mid-work
+    return cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _parse_in(worker: cf.ProcessPoolExecutor, suffix: str, data: bytes | None, path: Path, timeout: float):
+    """(fields, "", worker) or (None, why, the worker to use next). `data` None: the worker reads `path`."""
+    future = worker.submit(_parse, suffix, data, str(path))
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(NOT_UTF8) from None
-    if not text.strip():
-        raise ValueError(EMPTY)
-    return text
+        return future.result(timeout=timeout), "", worker
+    except ValueError as e:
+        return None, str(e), worker
+    except cf.TimeoutError:
+        for process in list(getattr(worker, "_processes", {}).values()):  # a hung parser never returns by itself
+            process.kill()
+        worker.shutdown(wait=False, cancel_futures=True)
+        return None, f"its parser ran past {timeout:g} s", _new_worker()
+    except cf.process.BrokenProcessPool:
+        return None, "its parser crashed", _new_worker()
+    except Exception as e:  # a parser's own bug, raised in the worker and sent back
+        return None, f"its parser failed ({type(e).__name__})", worker
+
+
+def _parse(suffix: str, data: bytes | None, path: str) -> dict:
+    """In the worker: the format's reader over the bytes (read here when not given)."""
+    return formats.read_bytes(suffix, _read(Path(path)) if data is None else data)
 
 
 def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
@@ -99,22 +146,33 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
 
 
 def from_records(records: Iterable[dict]) -> list[Document]:
-    """Documents from dicts with "text" and optional "id"/"title"; records without text are skipped."""
+    """Documents from dicts with "text" and optional "id", "title", "date", "source" and "url"; other fields
+    become the document's meta. Records without text are skipped."""
     docs = []
     for n, rec in enumerate(records):
         if isinstance(rec, Document):
-            rec = {"id": rec.id, "title": rec.title, "text": rec.text}
+            docs.append(make_document(rec.id, rec.text, rec.title, rec.date, rec.source, rec.url, rec.meta))
+            continue
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
             log.warning("skipped record %d: it has no text", n)
             continue
         doc_id = str(rec.get("id") or hashlib.sha1(rec["text"].encode()).hexdigest()[:16])
-        docs.append(make_document(doc_id, rec["text"], rec.get("title")))
+        meta = {str(k): v for k, v in rec.items() if k not in _FIELDS and formats.plain(v)}
+        docs.append(make_document(doc_id, rec["text"], _str(rec.get("title")), formats.iso_date(rec.get("date")),
+                                  _str(rec.get("source")), _str(rec.get("url")), meta))
     return unique(docs)
 
 
-def make_document(doc_id: str, text: str, title: str | None = None) -> Document:
+def make_document(doc_id: str, text: str, title: str | None = None, date: str = "", source: str = "",
+                  url: str = "", meta: dict | None = None) -> Document:
+    """A Document from what a reader found; without a date from its file, the article's dateline gives one."""
     text = clean(text).strip("\n")
-    return Document(doc_id, clean(title).strip() if title else guess_title(text), text)
+    return Document(doc_id, clean(title).strip() if title else guess_title(text), text,
+                    date or formats.dateline(text), clean(source).strip(), url.strip(), meta or {})
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
 
 
 def guess_title(text: str) -> str:

@@ -120,9 +120,9 @@ class Index:
             weights.append(s.dense_weight)
         hits = []
         for i, score, ranks in fuse.rrf(lists, weights, s.rrf_k)[:k]:
-            c, rank = self.chunks[i], dict(zip(sides, ranks))
+            c, rank, d = self.chunks[i], dict(zip(sides, ranks)), self.chunks.docs[self.chunks.doc[i]]
             hits.append(Hit(c.doc_id, c.title, c.text, c.start, c.end, round(score, 6),
-                            rank.get("bm25"), rank.get("dense")))
+                            rank.get("bm25"), rank.get("dense"), d.date, d.source, d.url))
         return hits
 
     def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
@@ -217,7 +217,7 @@ class Index:
     def _write(self, path: Path) -> Path:
         def docs(f):
             for d in self.docs:
-                f.write(json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False).encode() + b"\n")
+                f.write(json.dumps(document_record(d), ensure_ascii=False).encode() + b"\n")
 
         c = self.chunks
         files = {
@@ -480,10 +480,16 @@ def corpus_hash(docs: list[Document]) -> str:
     """What the documents say, whatever their order (uploads come in upload order, folders sorted by name)."""
     h = hashlib.sha256()
     for d in sorted(docs, key=lambda d: d.id):
-        for part in (d.id, d.title, d.text):
+        about = {k: v for k, v in document_record(d).items() if k not in ("id", "title", "text")}
+        for part in (d.id, d.title, d.text, *([json.dumps(about, sort_keys=True, ensure_ascii=False)] if about else [])):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
     return h.hexdigest()
+
+
+def document_record(d: Document) -> dict:
+    """A document as stored: id, title and text, and its date, source, url and meta where it has them."""
+    return {k: v for k, v in dataclasses.asdict(d).items() if v or k in ("id", "title", "text")}
 
 
 def check_question(question, limit: int) -> str:

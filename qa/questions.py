@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 from . import answer as rules
 from .config import Settings
-from .normalise import fold, fold_aligned
+from .normalise import fold, fold_aligned, has_diacritics
 from .split import sentences
 from .types import Document
 
@@ -41,33 +41,74 @@ _PLACE_PHRASES = {"tinh": "tỉnh nào", "thanh pho": "thành phố nào", "tp":
                   "thi tran": "thị trấn nào"}
 _HONORIFIC = re.compile(r"(?:\b(?:ông|bà|anh|chị|ngài)\s+)$", re.IGNORECASE)
 _COUNT = re.compile(rf"\b({rules._NUM})(?:\s+(?:nghin|ngan|trieu|ty))?\s+(\w+)(\s+\w+)?")
+_OTHER_PHRASES = {"là": "là gì", "để": "để làm gì", "nhằm": "nhằm mục đích gì", "vì": "vì sao", "bởi vì": "vì sao",
+                  "do": "do đâu", "nhờ": "nhờ đâu"}
+_NAMED_HEADS = {"dự án": "dự án nào", "chương trình": "chương trình nào", "giải": "giải nào", "cuộc thi": "cuộc thi nào",
+                "sản phẩm": "sản phẩm nào", "dòng": "dòng nào", "mẫu": "mẫu nào", "phim": "phim nào",
+                "ca khúc": "ca khúc nào", "đội": "đội nào", "clb": "câu lạc bộ nào", "chiến dịch": "chiến dịch nào",
+                "hội nghị": "hội nghị nào", "lễ hội": "lễ hội nào", "tuyến": "tuyến nào", "cảng": "cảng nào"}
+_OTHER = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_OTHER_PHRASES, key=len, reverse=True)) + r")\s+")
+_HEADS = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_NAMED_HEADS, key=len, reverse=True)) + r")[ \t]+")
+_CLAUSE_END = re.compile(r"[,;:.!?()\"“”]|\s-\s|(?<!\w)(?:và|nhưng|còn|khi|nếu)(?!\w)")
+_NAMED_AFTER_PERSON = re.compile(r"\b(?:duong|pho|phuong|quan|xa|huyen|tinh|cau|truong|thpt|thcs|benh vien|cho|cong vien"
+                                 r"|khu|san|ten|giai|hem|ngo|so)\s*$")
+_PERSON_CUE = re.compile(  # roles written before a person's name, folded; a country may come between ("Tổng thống Mỹ")
+    r"\b(?:ong|ba|cau thu|tien dao|tien ve|hau ve|thu mon|hlv|huan luyen vien|tong thong|thu tuong|ngoai truong|"
+    r"bo truong|ca si|dien vien|nha van|tac gia|giao su|tien si|ty phu|ceo|giam doc|chu tich|nguoi mau|vo si|"
+    r"tay vot|nha khoa hoc|nhac si|dao dien)(?:\s+\w+){0,2}\s*$")
+_PERCENT = re.compile(rf"\b{rules._NUM}\s*%")
 _NOT_NOUN = {fold(w) for w in rules.ORG_STOP} | {"nay", "do", "nua", "moi", "khac", "lien", "nhu", "hon", "roi"}
-_NOT_COUNTED = {"nam", "thang", "ngay", "gio", "phut", "km", "m", "kg", "tan", "ha", "ty", "trieu", "nghin",
-                "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban", "tuoi"}
+_NOT_COUNTED = {"ty", "trieu", "nghin", "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban"}
 
 
 def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
-    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun)."""
+    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun);
+    for "other", what follows là / để / vì (a definition, a purpose, a reason) and a name after a common head."""
+    if kind == "other":  # matched on the accented text: folded "do" would also be đó, đỏ, độ
+        lower, out = sent.lower(), []
+        for m in _OTHER.finditer(lower):
+            end = _CLAUSE_END.search(lower, m.end())
+            words = list(re.finditer(r"\S+", sent[m.end():end.start() if end else len(sent)]))
+            if 2 <= len(words) <= 10:
+                out.append((m.end(), m.end() + words[-1].end()))
+        caps = {m.start(): m.end() for m in rules._CAP_RUN.finditer(sent)}
+        out += [(m.end(), caps[m.end()]) for m in _HEADS.finditer(lower) if m.end() in caps]
+        return out
     if kind == "count":
         taken = [m.span() for m in re.finditer(rules._AMOUNT + "|" + rules._DATE, folded)]
         out = []
         for m in _COUNT.finditer(folded):
-            if (m.group(2) in _NOT_COUNTED or m.group(2).isdigit() or not sent[m.start(2)].islower() or len(m.group(1)) > 7
+            if (m.group(2) in _NOT_COUNTED or m.group(2) in _NOT_NOUN or m.group(2).isdigit() or not sent[m.start(2)].islower() or len(m.group(1)) > 7
                     or re.search(r"(?:\bso|[-/.,])\s*$", folded[:m.start()]) or any(a <= m.start() < b for a, b in taken)):
                 continue
             second = m.group(3)  # nouns are often two syllables: "468 tổ chức"
             two = second and sent[m.start(3) + 1].islower() and second.strip() not in _NOT_NOUN
             out.append((m.start(), m.end(3) if two else m.end(2)))
-        return out
+        return out + [m.span() for m in _PERCENT.finditer(folded)]
+    if kind == "place":  # names after a place word or tại/ở; not the lexicon's, which holds words that open sentences
+        return [(a, b) for a, b in rules._named_after(rules._PLACE_HEAD, sent, folded)
+                if not rules._person_like(folded[a:b].split())]
+    if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng" nor "HLV X"
+        return [(a, b) for a, b in rules._organisations(sent, folded)
+                if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
     found = rules.typed_spans(kind, sent, folded, places)
-    if kind == "person":  # Vietnamese full names; the type check's other capitalised runs are often not people
-        return [(a, b) for a, b in found if rules._person_like(folded[a:b].split()) or
-                len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES]
-    if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng"
-        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
-    if kind == "place":  # a lone capitalised syllable is as often a word that opens a sentence (Năm, Bài)
-        return [(a, b) for a, b in found if len(sent[a:b].split()) >= 2]
+    if kind == "person":  # Vietnamese full names, not a street or a school named after one; foreign names after a role
+        out = [(a, b) for a, b in found if (rules._person_like(folded[a:b].split()) or  # two syllables: Hồ Tây too
+               len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES
+               and _PERSON_CUE.search(folded[max(0, a - 40):a])) and not _NAMED_AFTER_PERSON.search(folded[max(0, a - 20):a])]
+        foreign = [x for a, b in found for x in [_foreign_name(sent, a, b)] if x and x not in out]
+        return out + [(a, b) for a, b in foreign if _PERSON_CUE.search(folded[max(0, a - 40):a])]
     return found
+
+
+def _foreign_name(sent: str, a: int, b: int) -> tuple[int, int] | None:
+    """The 2-3 words without diacritics that end a capitalised run ("Mỹ Donald Trump", "HLV Jose Mourinho")."""
+    words = list(re.finditer(r"\S+", sent[a:b]))
+    while words and (has_diacritics(words[0].group()) or words[0].group().isupper()):
+        words = words[1:]
+    if not 2 <= len(words) <= 3 or any(has_diacritics(w.group()) or w.group().isupper() for w in words):
+        return None
+    return a + words[0].start(), a + words[-1].end()
 
 
 def phrase(kind: str, answer: str, before: str, rng: random.Random) -> tuple[str, int]:
@@ -78,6 +119,8 @@ def phrase(kind: str, answer: str, before: str, rng: random.Random) -> tuple[str
         unit = fa.split()[-1]
         return ("bao nhiêu tiền" if rng.random() < 0.7 or unit.isdigit() else "bao nhiêu " + answer.split()[-1]), 0
     if kind == "count":
+        if answer.endswith("%"):
+            return "bao nhiêu phần trăm", 0
         noun = answer.split(maxsplit=1)[1] if " " in answer else ""
         small = fa.split()[0].isdigit() and int(fa.split()[0]) < 10
         return ("mấy " if small and rng.random() < 0.5 else "bao nhiêu ") + noun, 0
@@ -104,6 +147,13 @@ def phrase(kind: str, answer: str, before: str, rng: random.Random) -> tuple[str
             if fa.startswith(head + " "):
                 return _ORG_PHRASES[head], 0
         return rng.choice(["cơ quan nào", "đơn vị nào", "tổ chức nào"]), 0
+    if kind == "other":
+        lb = before.lower().rstrip()
+        for table in (_NAMED_HEADS, _OTHER_PHRASES):
+            for head in sorted(table, key=len, reverse=True):
+                if lb.endswith(" " + head) or lb == head:
+                    return table[head], len(before) - len(before.rstrip()) + len(head)
+        return "gì", 0
     raise ValueError(kind)
 
 
@@ -123,6 +173,8 @@ def make_question(sent: str, a: int, b: int, kind: str, rng: random.Random) -> s
     right = right[:min(end + 1, rng.randint(5, 12))]
     if len(_content(" ".join(left + right))) < 3:
         return None
+    if ph == "vì sao" and rng.random() < 0.5:
+        left, ph, right = [], "vì sao " + " ".join(left), []
     q = " ".join(left + ph.split() + right).strip(" ,;:.\"“”'()-")
     q = q[0].upper() + q[1:]
     r = rng.random()
@@ -150,7 +202,7 @@ def context_around(text: str, spans_: list[tuple[int, int]], j: int, rng: random
     return spans_[lo][0], spans_[hi][1]
 
 
-KINDS = ("money", "count", "date", "person", "place", "organisation")
+KINDS = ("money", "count", "date", "person", "place", "organisation", "other")
 
 
 def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | None = None) -> Iterator[dict]:
@@ -187,7 +239,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
         for kind, j, a, b in found:
             if len(made) and sum(1 for m in made[-PER_DOC:] if m["doc_id"] == doc.id) >= PER_DOC:
                 break
-            if per_kind[kind] >= 2:
+            if per_kind[kind] >= (1 if kind == "other" else 2):  # "là" is in every article: one of those at most
                 continue
             sa, sb = ss[j]
             q = make_question(text[sa:sb], a - sa, b - sa, kind, rng)
@@ -198,7 +250,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
             made.append({"question": q, "context": text[ca:cb], "answer": text[a:b], "answer_start": a - ca,
                          "kind": kind, "how": "cloze", "doc_id": doc.id, "_at": (di, j, a, b)})
     out = []
-    pools = {k: sorted(v) for k, v in entities.items()}
+    pools = {k: {fold(e): e for e in sorted(v) if len(e.split()) >= 2} for k, v in entities.items()}
     postings = _postings(docs, sent_spans)
     for ex in made:
         di, j, a, b = ex.pop("_at")
@@ -294,19 +346,29 @@ def _other_passage(ex: dict, doc: Document, ss, j: int, rng: random.Random) -> d
     return None
 
 
-def _swapped(ex: dict, pools: dict[str, list[str]], rng: random.Random) -> dict | None:
+def _swapped(ex: dict, pools: dict[str, dict[str, str]], rng: random.Random) -> dict | None:
     """The question with a place or person it names replaced by another of that type, which the context
     does not name: the context no longer answers it."""
-    q, fq, fc = ex["question"], fold(ex["question"]), fold(ex["context"])
+    q, fc = ex["question"], fold(ex["context"])
+    fq = fold_aligned(q)
+    found = []
     for kind in ("place", "person"):
-        pool = pools.get(kind) or []
-        named = [m for e in rng.sample(pool, min(len(pool), 400)) if len(e.split()) >= 2
-                 for m in [re.search(rf"\b{re.escape(fold(e))}\b", fq)] if m]
-        for m in named:
-            new = rng.choice(pool)
-            if fold(new) in fc or fold(new) == m.group() or len(new.split()) < 2:
-                continue
-            swapped = q[:m.start()] + (fold(new) if fold(q) == q else new) + q[m.end():]
+        pool = pools.get(kind) or {}
+        for m in re.finditer(r"\w+(?:\s+\w+){1,3}", fq):  # every run of 2-4 words that the pool knows
+            words = m.group().split()
+            for n in range(len(words), 1, -1):
+                for i in range(len(words) - n + 1):
+                    name = " ".join(words[i:i + n])
+                    if name in pool:
+                        at = m.start() + len(" ".join(words[:i])) + (1 if i else 0)
+                        found.append((kind, at, at + len(name)))
+    if not found:
+        return None
+    kind, a, b = rng.choice(found)
+    names = list(pools[kind].values())
+    for new in rng.sample(names, min(len(names), 20)):
+        if fold(new) not in fc and fold(new) != fq[a:b]:
+            swapped = q[:a] + (fold(new) if fold(q) == q else new) + q[b:]
             return {**ex, "question": swapped, "answer": "", "answer_start": -1, "how": "swapped"}
     return None
 

@@ -6,11 +6,16 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Document:
-    """One article: `text` is the cleaned source that every offset refers to."""
+    """One article: `text` is the cleaned source that every offset refers to; `date` is ISO (YYYY-MM-DD) or
+    "", `source` the newspaper or site, `url` the original, `meta` any other fields its file gave."""
 
     id: str
     title: str
     text: str
+    date: str = ""
+    source: str = ""
+    url: str = ""
+    meta: dict = field(default_factory=dict, compare=True, hash=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Hit:
     score: float
     bm25_rank: int | None = None
     dense_rank: int | None = None
+    date: str = ""  # the article's, as in its Document
+    source: str = ""
+    url: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

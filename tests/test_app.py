@@ -48,7 +48,8 @@ def test_reply_and_sources_cite_the_card_answer(library):
     assert app.reply(ans).startswith("**3 tỷ đồng** [1]")
     html = app.sources(ans, library.index)
     assert "003_82f23e52a0d4abee" in html and "<mark>3 tỷ đồng</mark>" in html and "<details>" in html
-    assert html.count("class='qa-source'") == len(ans.citations) == 5
+    assert html.count("class='qa-source'") == len(ans.citations) == 5  # every passage, numbered
+    assert html.count("class='qa-article'") == len({h.doc_id for h in ans.citations}) < 5  # one card an article
 
 
 def test_not_found_says_so_and_keeps_the_closest_passages(library):
@@ -60,11 +61,11 @@ def test_not_found_says_so_and_keeps_the_closest_passages(library):
 
 def test_uploads_are_checked_and_named_safely(library):
     seed = next(SEEDS.glob("003_*.txt")).read_bytes()
-    lines = library.add([("bao-cao.pdf", b"%PDF-1.4"), ("lon.txt", b"a" * 20_001), ("anh.txt", b"\x89PNG\x00\x00"),
+    lines = library.add([("anh.png", b"\x89PNG"), ("lon.txt", b"a" * 20_001), ("anh.txt", b"\x89PNG\x00\x00"),
                          ("latin1.txt", "Hà Nam".encode("cp1258")), ("rong.md", b"  \n"), ("trung.txt", seed),
                          ("../../etc/passwd.txt", NEW_ARTICLE.encode())])
     assert [line[0] for line in lines] == ["✗", "✗", "✗", "✗", "✗", "=", "✓"], lines
-    assert "chỉ nhận tệp .txt hoặc .md" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
+    assert "chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
     assert "003_82f23e52a0d4abee" in lines[5]
     saved = list(library.settings.uploads_dir().iterdir())
     assert [p.name for p in saved] == [f"{library.index.docs[-1].id}.txt"] and saved[0].name.startswith("passwd_")
@@ -149,7 +150,7 @@ def test_gradio_api_answers_eight_people_at_once(server):
     with pytest.raises(Exception, match="the question is empty"):
         ask("   ")
     client = Client(server, verbose=False)
-    assert client.predict("x.pdf", "Hà Nội", api_name="/add") == ["✗ x.pdf: chỉ nhận tệp .txt hoặc .md"]
+    assert client.predict("x.png", "Hà Nội", api_name="/add") == ["✗ x.png: chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt"]
     assert client.predict("../../x.txt", "", api_name="/add") == ["✗ x.txt: tệp rỗng"]
 
 

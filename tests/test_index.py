@@ -89,13 +89,28 @@ def test_bad_files_are_skipped_with_a_warning(tmp_path, settings, caplog):
     (folder / "empty.txt").write_text("  \n")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02PNG")
     (folder / "latin1.md").write_bytes("Thành phố Hà Nội".encode("cp1258", errors="replace"))
-    (folder / "ignored.pdf").write_bytes(b"%PDF")
+    (folder / "broken.pdf").write_bytes(b"%PDF")
+    (folder / "ignored.png").write_bytes(b"\x89PNG")
     with caplog.at_level(logging.WARNING, "qa"):
         idx = qa.build_index(folder, settings=settings)
     assert [d.id for d in idx.docs] == ["good"]
-    for name in ["empty.txt", "binary.txt", "latin1.md"]:
+    for name in ["empty.txt", "binary.txt", "latin1.md", "broken.pdf"]:
         assert name in caplog.text
     assert idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
+
+
+def test_dates_sources_and_links_are_stored_and_carried_by_every_hit(settings, tmp_path):
+    records = [{"id": "a", "title": "Hà Nội có 30 quận, huyện", "text": "Hà Nội có 30 quận, huyện.", "date": "2019-03-15",
+                "source": "Báo Mẫu", "url": "https://bao.example/a", "category": "Thời sự"},
+               {"id": "b", "text": "Hải Phòng, 2/1/2018 – Hải Phòng là thành phố cảng."}]
+    idx = qa.build_index(records, path=tmp_path / "i", settings=settings)
+    back = qa.load(tmp_path / "i", settings)
+    assert back.docs == idx.docs and back.document("a").meta == {"category": "Thời sự"}
+    hits = {h.doc_id: h for h in back.search("Hà Nội có bao nhiêu quận?", 5)}
+    assert (hits["a"].date, hits["a"].source, hits["a"].url) == ("2019-03-15", "Báo Mẫu", "https://bao.example/a")
+    assert hits["b"].date == "2018-01-02" and hits["b"].source == ""  # from its dateline
+    moved = [dict(records[0], date="2019-03-16"), records[1]]
+    assert qa.index.corpus_hash(qa.corpus.from_records(moved)) != idx.manifest["corpus_hash"]  # a new date is a change
 
 
 def test_build_from_records_and_titles(settings):
