@@ -1,5 +1,5 @@
 """Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | search "…" | ask "…" (--json for
-machines) | doctor."""
+machines; --since --until --source --category filter) | doctor."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, help="where the converted model is kept (QA_CACHE_DIR)")
     parser.add_argument("--reader", choices=READERS, help="who picks the short answer (QA_READER, default rules)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_index = sub.add_parser("index", help="build or refresh the index of a folder of .txt/.md articles")
+    p_index = sub.add_parser("index", help="build or refresh the index of a folder of articles (.txt .md .html .pdf .docx)")
     p_index.add_argument("folder", nargs="?", type=Path,
                          help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
     p_index.add_argument("--jsonl", type=Path, help="index a .jsonl(.gz) file of {id, title, text} records instead")
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("-k", type=int, default=None, help="passages to return")
         p.add_argument("--mode", choices=MODES, default="hybrid")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--since", help="only articles dated on or after this day (2019-03-15)")
+        p.add_argument("--until", help="only articles dated on or before this day")
+        p.add_argument("--source", action="append", help="only articles of this source (repeat for more)")
+        p.add_argument("--category", action="append", help="only articles of this category (repeat for more)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
@@ -52,11 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             m = idx.manifest
             print(f"indexed {m['documents']} documents, {m['chunks']} chunks with {m['model']} at {idx.path}")
             return 0
+        filters = {key: getattr(args, key) for key in ("since", "until", "source", "category") if getattr(args, key)}
         if args.command == "search":
-            hits = idx.search(args.question, args.k, args.mode)
+            hits = idx.search(args.question, args.k, args.mode, filters)
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) if args.json else format_hits(hits))
         else:
-            ans = idx.ask(args.question, args.k, args.mode)
+            ans = idx.ask(args.question, args.k, args.mode, filters)
             print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=1) if args.json else format_answer(ans))
         return 0
     except (ValueError, IndexProblem) as e:

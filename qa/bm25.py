@@ -81,9 +81,11 @@ class BM25:
         pos = np.minimum(np.searchsorted(self.terms, h), len(self.terms) - 1)
         return pos[self.terms[pos] == h].tolist()
 
-    def top(self, query: list[str], n: int) -> list[int]:
-        """Indices of the n best chunks with a positive score, best first."""
+    def top(self, query: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
+        """Indices of the n best chunks with a positive score (among the `allowed` ones), best first."""
         s = self.scores(query)
+        if allowed is not None:
+            s = np.where(allowed, s, 0)
         cand = np.flatnonzero(s > 0)
         if len(cand) > n:
             cand = cand[np.argpartition(-s[cand], n - 1)[:n]]

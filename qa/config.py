@@ -50,6 +50,7 @@ class Settings:
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
     port: int = 7860
     max_upload_bytes: int = 20_000_000  # per file added through the page (a PDF of a printed edition is a few MB)
+    filter_exact_chunks: int = 30_000  # a filtered dense search over fewer chunks than this is exact (dense.top)
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):

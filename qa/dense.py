@@ -41,9 +41,28 @@ def tune(index: faiss.Index, ef_search: int) -> None:
         index.hnsw.efSearch = ef_search
 
 
-def top(index: faiss.Index, query: np.ndarray, n: int) -> list[int]:
-    """Indices of the n nearest chunks, best first."""
+def top(index: faiss.Index, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
+        exact_below: int = 30_000) -> list[int]:
+    """Indices of the n nearest chunks (among the `allowed` ones), best first. A filtered search of an HNSW
+    graph can miss what few chunks pass: up to `exact_below` of them are searched exactly, and a graph search
+    that finds fewer than exist is done again exactly."""
     if index.ntotal == 0:
         return []
-    _, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(n, index.ntotal))
-    return [int(i) for i in ids[0] if i >= 0]
+    q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+    if allowed is None:
+        return [int(i) for i in index.search(q, min(n, index.ntotal))[1][0] if i >= 0]
+    ids = np.flatnonzero(allowed)
+    want = min(n, len(ids))
+    if not want:
+        return []
+    hnsw = isinstance(index, faiss.IndexHNSW)
+    if not hnsw or len(ids) > exact_below:
+        bits = np.packbits(allowed, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, want)) if hnsw
+                  else faiss.SearchParameters(sel=selector))
+        found = [int(i) for i in index.search(q, want, params=params)[1][0] if i >= 0]
+        if len(found) == want or not hnsw:  # a flat index's filtered search is exact already
+            return found
+    scores = index.reconstruct_batch(ids) @ q[0]  # exact over the allowed chunks
+    return ids[np.argsort(-scores, kind="stable")[:want]].tolist()

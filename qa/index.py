@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from . import answer as answerer
 from . import bm25 as bm25_mod
+from . import filters as filters_mod
 from . import dense, embed, fuse, read
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
@@ -97,11 +98,13 @@ class Index:
         self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
         self._lock = threading.Lock()
         self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
+        self._table: filters_mod.DocTable | None = None  # dates, sources, categories: made at the first filter
         dense.tune(self.vectors, self.settings.hnsw_ef_search)
 
     # -- query path ---------------------------------------------------------------------------------
-    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
-        """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`)."""
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
+        """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`), among
+        those that pass `filters` (see qa/filters.py: since, until, source, category, doc_ids)."""
         question = check_question(question, self.settings.max_question_chars)
         k = self.settings.k if k is None else int(k)
         if k < 1:
@@ -109,14 +112,18 @@ class Index:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         s, pool = self.settings, max(self.settings.pool, k)
+        allowed = self._allowed(filters_mod.parse(filters))
+        if allowed is not None and not allowed.any():
+            return []
         sides, lists, weights = [], [], []
         if mode in ("hybrid", "bm25"):
             sides.append("bm25")
-            lists.append(self.bm25.top(terms(answerer.search_text(question)), pool))
+            lists.append(self.bm25.top(terms(answerer.search_text(question)), pool, allowed))
             weights.append(s.bm25_weight)
         if mode in ("hybrid", "dense"):
             sides.append("dense")
-            lists.append(dense.top(self.vectors, embed.encode(self.model(), [question], "query")[0], pool))
+            lists.append(dense.top(self.vectors, embed.encode(self.model(), [question], "query")[0], pool, allowed,
+                                   s.filter_exact_chunks))
             weights.append(s.dense_weight)
         hits = []
         for i, score, ranks in fuse.rrf(lists, weights, s.rrf_k)[:k]:
@@ -125,10 +132,11 @@ class Index:
                             rank.get("bm25"), rank.get("dense"), d.date, d.source, d.url))
         return hits
 
-    def ask(self, question: str, k: int | None = None, mode: str = "hybrid") -> Answer:
-        """A short answer with the sentence it comes from and citations, or not found."""
+    def ask(self, question: str, k: int | None = None, mode: str = "hybrid", filters: dict | None = None) -> Answer:
+        """A short answer with the sentence it comes from and citations, or not found; only from the
+        articles that pass `filters`."""
         question = check_question(question, self.settings.max_question_chars)
-        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode)
+        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, filters)
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
                       for h in hits[: self.settings.answer_hits]]
         ans = None
@@ -138,6 +146,15 @@ class Index:
             ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
+
+    def _allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
+        """The chunks that pass `f` (None: all)."""
+        if f is None:
+            return None
+        with self._lock:
+            if self._table is None:
+                self._table = filters_mod.DocTable.of(self.docs)
+        return filters_mod.doc_mask(f, self._table)[self.chunks.doc]
 
     def document(self, doc_id: str) -> Document:
         return self.docs[self._doc_pos[doc_id]]

@@ -1,0 +1,103 @@
+"""What a search may return: a date range, sources, categories, documents.
+
+Filters are applied inside retrieval, before ranking (a mask over the BM25 scores, an ID selector in
+faiss), so k hits come back whenever k chunks pass them; they are never a post-filter that returns fewer.
+A document without a date is outside every date range; an empty value filters nothing. Sources and categories match whatever their case,
+tone placement or Unicode form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import iso_date
+from .normalise import canonical
+from .types import Document
+
+KEYS = ("since", "until", "source", "category", "doc_ids")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str = ""  # ISO dates, inclusive
+    until: str = ""
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+
+def parse(filters: dict | Filters | None) -> Filters | None:
+    """`filters` as a dict (any of KEYS) checked and normalised; None when it filters nothing. ValueError
+    names the key that is wrong."""
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    if not isinstance(filters, dict):
+        raise ValueError(f"filters must be a dict with any of {', '.join(KEYS)}")
+    unknown = sorted(set(filters) - set(KEYS))
+    if unknown:
+        raise ValueError(f"unknown filter {unknown[0]!r}: use any of {', '.join(KEYS)}")
+    dates = {}
+    for key in ("since", "until"):
+        value = filters.get(key) or ""
+        dates[key] = iso_date(value) if value else ""
+        if value and not dates[key]:
+            raise ValueError(f"filter {key!r} must be a date such as 2019-03-15, not {value!r}")
+    if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
+        raise ValueError(f"filter 'since' ({dates['since']}) is after 'until' ({dates['until']})")
+    f = Filters(dates["since"], dates["until"], *(_names(filters.get(key), key) for key in ("source", "category")),
+                tuple(str(x) for x in _listed(filters.get("doc_ids"), "doc_ids")))
+    return None if f == Filters() else f
+
+
+def _listed(value, key: str) -> list:
+    if value is None or value == "":
+        return []
+    values = [value] if isinstance(value, (str, int)) else value
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (str, int)) for v in values):
+        raise ValueError(f"filter {key!r} must be a name or a list of names")
+    return list(values)
+
+
+def _names(value, key: str) -> tuple[str, ...]:
+    return tuple(_key(str(v)) for v in _listed(value, key))
+
+
+def _key(name: str) -> str:
+    return " ".join(canonical(name).casefold().split())
+
+
+@dataclass(frozen=True)
+class DocTable:
+    """The documents' dates, sources and categories as arrays, made once per index, for masks per query."""
+
+    dates: np.ndarray  # "YYYY-MM-DD" or ""
+    sources: np.ndarray
+    categories: np.ndarray
+    ids: dict[str, int]
+
+    @classmethod
+    def of(cls, docs: list[Document]) -> "DocTable":
+        return cls(np.array([d.date for d in docs], dtype="U10"), np.array([_key(d.source) for d in docs], dtype=object),
+                   np.array([_key(str(d.meta.get("category", ""))) for d in docs], dtype=object),
+                   {d.id: i for i, d in enumerate(docs)})
+
+
+def doc_mask(f: Filters, table: DocTable) -> np.ndarray:
+    """Which documents pass `f`."""
+    keep = np.ones(len(table.dates), dtype=bool)
+    if f.since or f.until:
+        keep &= table.dates != ""
+    if f.since:
+        keep &= table.dates >= f.since
+    if f.until:
+        keep &= table.dates <= f.until
+    if f.sources:
+        keep &= np.isin(table.sources, list(f.sources))
+    if f.categories:
+        keep &= np.isin(table.categories, list(f.categories))
+    if f.doc_ids:
+        chosen = np.zeros_like(keep)
+        chosen[[table.ids[i] for i in f.doc_ids if i in table.ids]] = True
+        keep &= chosen
+    return keep
