@@ -56,8 +56,12 @@ class Library:
         self.index = qa.open_index(settings)
         self._adding = threading.Lock()
 
-    def ask(self, question: str, k: int, mode: str) -> Answer:
-        return self.index.ask(question, int(k), mode)
+    def ask(self, question: str, k: int, mode: str, filters: dict | None = None) -> Answer:
+        return self.index.ask(question, int(k), mode, filters)
+
+    def sources(self) -> list[str]:
+        """The newspapers and sites the indexed articles name, for the page's filter."""
+        return sorted({d.source for d in self.index.docs if d.source})
 
     def add(self, files: list[tuple[str, bytes]]) -> list[str]:
         """Index (name, content) uploads; one Vietnamese line per file (plain text) says what became of it."""
@@ -194,22 +198,26 @@ CSS = """
 
 
 def page(lib: Library) -> gr.Blocks:
-    def chat(question, history, k, mode):
+    def chat(question, history, k, mode, since="", until="", source=None):
         history = list(history or [])
         question = (question or "").strip()
         if not question:
             gr.Warning("Hãy nhập một câu hỏi, ví dụ: " + EXAMPLES[0])
             return history, gr.update(), question
         idx = lib.index
-        ans = idx.ask(question, int(k), mode)
+        try:
+            ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None})
+        except ValueError as e:  # a date the filters cannot read
+            gr.Warning(f"Bộ lọc chưa đúng: {e}. Ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
+            return history, gr.update(), question
         history += [{"role": "user", "content": _plain(question)}, {"role": "assistant", "content": reply(ans)}]
         return history, sources(ans, idx), ""
 
     def upload(files):
         if not files:
-            return "Chưa chọn tệp nào.", count()
+            return "Chưa chọn tệp nào.", count(), gr.update()
         lines = lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files])
-        return "\n".join(f"- {_plain(line)}" for line in lines), count()
+        return "\n".join(f"- {_plain(line)}" for line in lines), count(), gr.update(choices=lib.sources())
 
     def count():
         return f"Chỉ mục có **{len(lib.index.docs)}** bài báo, {len(lib.index.chunks)} đoạn."
@@ -241,6 +249,11 @@ def page(lib: Library) -> gr.Blocks:
                     with gr.Accordion("Cài đặt", open=False):
                         k = gr.Slider(1, 10, value=lib.settings.k, step=1, label="Số đoạn nguồn")
                         mode = gr.Radio([(MODE_LABELS[m], m) for m in MODES], value="hybrid", label="Cách tìm")
+                    with gr.Accordion("Lọc bài báo", open=False):
+                        with gr.Row():
+                            since = gr.Textbox(label="Từ ngày", placeholder="2019-03-01", elem_id="since")
+                            until = gr.Textbox(label="Đến ngày", placeholder="2019-06-30", elem_id="until")
+                        source = gr.Dropdown(lib.sources(), multiselect=True, label="Nguồn báo", elem_id="source")
                     clear = gr.Button("Xóa hội thoại", size="sm")
                 with gr.Column(scale=2):
                     panel = gr.HTML(sources(None, lib.index), elem_id="sources")
@@ -254,10 +267,10 @@ def page(lib: Library) -> gr.Blocks:
             status = gr.Markdown(elem_id="add-status")
             total = gr.Markdown(count())
         for event in (box.submit, send.click):
-            event(chat, [box, chatbot, k, mode], [chatbot, panel, box], api_visibility="private",
+            event(chat, [box, chatbot, k, mode, since, until, source], [chatbot, panel, box], api_visibility="private",
                   concurrency_limit=None)
         clear.click(lambda: ([], sources(None, lib.index)), None, [chatbot, panel], api_visibility="private")
-        add.click(upload, files, [status, total], api_visibility="private")
+        add.click(upload, files, [status, total, source], api_visibility="private")
         demo.load(count, None, total, api_visibility="private")  # another tab may have added articles
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
         gr.api(add_api, api_name="add", concurrency_limit=1)

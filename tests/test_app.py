@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -70,6 +71,20 @@ def test_uploads_are_checked_and_named_safely(library):
     saved = list(library.settings.uploads_dir().iterdir())
     assert [p.name for p in saved] == [f"{library.index.docs[-1].id}.txt"] and saved[0].name.startswith("passwd_")
     assert library.add([("again.txt", NEW_ARTICLE.encode())])[0].startswith("=")  # the same text, another name
+
+
+def test_a_saved_web_page_is_cited_with_its_date_source_and_link_and_can_be_filtered(library):
+    page = (Path(__file__).parent / "fixtures" / "formats" / "tin-ha-noi.html").read_bytes()
+    assert library.add([("tin-ha-noi.html", page)])[0].startswith("✓")
+    assert "Báo Thủ Đô Mẫu" in library.sources()
+    question = "Hà Nội hỗ trợ Lào Cai bao nhiêu tiền?"
+    ans = library.ask(question, 5, "hybrid", {"source": "Báo Thủ Đô Mẫu", "since": "2019-08-01"})
+    assert ans.text == "5 tỷ đồng" and {h.source for h in ans.citations} == {"Báo Thủ Đô Mẫu"}
+    shown = app.sources(ans, library.index)
+    assert "2019-08-12 · Báo Thủ Đô Mẫu" in shown and "href='https://baothudomau.example.vn/" in shown
+    assert not library.ask(question, 5, "hybrid", {"until": "2019-01-01"}).citations  # no dated article before
+    saved = [p for p in library.settings.uploads_dir().iterdir() if p.suffix == ".html"]
+    assert len(saved) == 1 and saved[0].read_bytes() == page  # kept as it came: read again at the next start
 
 
 def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
