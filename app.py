@@ -2,34 +2,33 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--index DIR]      (or: make run)
 
-The page, its API (for gradio_client: "ask", and "add" for one article) and the upload tab all go through
-`Library`, which holds the current index. Adding documents builds a new index beside it (only the new
-articles are embedded), saves it, then swaps it in, so people asking meanwhile are never answered from a
-half-updated index.
+The page, its Gradio API (for gradio_client: "ask", and "add" for one article), the upload tab and the JSON
+API under /api (qa/api.py) all go through `qa.library.Library`, which holds the current index and is the one
+way to change it.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
+import hmac
 import html
+import ipaddress
 import logging
 import os
 import re
+import socket
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
-from qa import corpus, formats
+from qa import api, corpus, formats
 from qa.cite import NOT_FOUND
 from qa.config import Settings
-from qa.index import MODES, IndexProblem, read_manifest, writer_lock
-from qa.normalise import fold
+from qa.index import MODES, IndexProblem
+from qa.library import Added, Library
 from qa.types import Answer, Document, Hit
 
 EXAMPLES = [
@@ -48,87 +47,25 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 log = logging.getLogger("qa")
 
 
-class Library:
-    """The index the page answers from, and the one way to add documents to it."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.index = qa.open_index(settings)
-        self._adding = threading.Lock()
-
-    def ask(self, question: str, k: int, mode: str, filters: dict | None = None) -> Answer:
-        return self.index.ask(question, int(k), mode, filters)
-
-    def sources(self) -> list[str]:
-        """The newspapers and sites the indexed articles name, for the page's filter."""
-        return sorted({d.source for d in self.index.docs if d.source})
-
-    def add(self, files: list[tuple[str, bytes]]) -> list[str]:
-        """Index (name, content) uploads; one Vietnamese line per file (plain text) says what became of it."""
-        path = self.index.path or self.settings.index_dir
-        with self._adding, writer_lock(path):
-            idx = self.index
-            if read_manifest(path) not in (None, idx.manifest):  # another process published meanwhile
-                idx = self.index = qa.load(path, self.settings)
-            known = {_digest(d.text): d.id for d in idx.docs}
-            folder = self.settings.uploads_dir()
-            lines, docs, written = [], [], []
-            for name, data in files:
-                shown = Path(name).name
-                try:
-                    doc = self._accept(name, data)
-                except ValueError as e:
-                    lines.append(f"✗ {shown}: {e}")
-                    continue
-                if _digest(doc.text) in known:
-                    lines.append(f"= {shown}: đã có trong chỉ mục ({known[_digest(doc.text)]}), không thêm lần nữa")
-                    continue
-                known[_digest(doc.text)] = doc.id
-                folder.mkdir(parents=True, exist_ok=True)
-                written.append(folder / f"{doc.id}{Path(name).suffix.lower()}")
-                _write_atomic(written[-1], data)  # first: a crash after this still leaves the article kept
-                docs.append(doc)
-                lines.append(f"✓ {shown}: đã thêm với mã {doc.id} — «{doc.title}»")
-            if docs:
-                try:
-                    new = idx.add(docs)
-                    new.save(path, lock=False)
-                except Exception:
-                    for upload in written:  # not indexed now: it must not appear at the next restart either
-                        upload.unlink(missing_ok=True)
-                    raise
-                self.index = new
-            return lines
-
-    def _accept(self, name: str, data: bytes) -> Document:
-        """The upload as a document, or ValueError saying in Vietnamese why it is refused. The file name only
-        gives the id (letters, digits, '-' and '_'; never used as a path) and the suffix."""
-        suffix = Path(name).suffix.lower()
-        if suffix not in corpus.SUFFIXES:
-            raise ValueError(f"chỉ nhận tệp {', '.join(sorted(corpus.SUFFIXES))}")
-        if len(data) > self.settings.max_upload_bytes:
-            raise ValueError(f"tệp quá lớn ({len(data) / 1e6:.1f} MB; tối đa {self.settings.max_upload_bytes / 1e6:g} MB)")
-        try:
-            fields = corpus.read_upload(name, data, self.settings.parse_seconds)
-        except ValueError as e:
-            raise ValueError(REJECTED.get(str(e), str(e))) from None
-        doc = corpus.make_document("", **fields)
-        stem = re.sub(r"[^a-z0-9_-]+", "-", fold(Path(name).stem)).strip("-")[:60] or "tai-lieu"
-        return dataclasses.replace(doc, id=f"{stem}_{_digest(doc.text)[:12]}")
+def added_lines(results: list[Added]) -> list[str]:
+    """One Vietnamese line per file: added (with its id and title), already indexed, or refused and why."""
+    lines = []
+    for r in results:
+        if r.status == "added":
+            lines.append(f"✓ {r.name}: đã thêm với mã {r.doc_id} — «{r.title}»")
+        elif r.status == "duplicate":
+            lines.append(f"= {r.name}: đã có trong chỉ mục ({r.doc_id}), không thêm lần nữa")
+        else:
+            lines.append(f"✗ {r.name}: {_vietnamese(r.reason)}")
+    return lines
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """The upload as it came (re-read at the next start by its format's reader, as any file of the folder)."""
-    fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _vietnamese(reason: str) -> str:
+    if reason.startswith("not a format"):
+        return f"chỉ nhận tệp {', '.join(sorted(corpus.SUFFIXES))}"
+    if m := re.match(r"too large \((.*) MB; at most (.*) MB\)", reason):
+        return f"tệp quá lớn ({m.group(1)} MB; tối đa {m.group(2)} MB)"
+    return REJECTED.get(reason, reason)
 
 
 # -- what the page shows ------------------------------------------------------------------------------
@@ -216,7 +153,7 @@ def page(lib: Library) -> gr.Blocks:
     def upload(files):
         if not files:
             return "Chưa chọn tệp nào.", count(), gr.update()
-        lines = lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files])
+        lines = added_lines(lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files]))
         return "\n".join(f"- {_plain(line)}" for line in lines), count(), gr.update(choices=lib.sources())
 
     def count():
@@ -232,7 +169,7 @@ def page(lib: Library) -> gr.Blocks:
     def add_api(name: str, text: str) -> list[str]:
         """Add one article given as text (`name` gives its id and type: .txt or .md); one line says what
         became of it. The same checks as the upload tab, which also takes web pages, PDFs and Word files."""
-        return lib.add([(name, text.encode("utf-8"))])
+        return added_lines(lib.add([(name, text.encode("utf-8"))]))
 
     with gr.Blocks(title="Hỏi đáp tin tức") as demo:
         gr.Markdown("# Hỏi đáp tin tức tiếng Việt\nĐặt câu hỏi về các bài báo đã lưu; mỗi câu trả lời kèm nguồn để kiểm chứng.")
@@ -278,29 +215,43 @@ def page(lib: Library) -> gr.Blocks:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Vietnamese news Q&A chat page.")
+    parser = argparse.ArgumentParser(description="Vietnamese news Q&A chat page and JSON API (/api/docs).")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; QA_HOST)")
     parser.add_argument("--port", type=int, help="port (default 7860; QA_PORT)")
     parser.add_argument("--index", type=Path, help="index folder (default index/default; QA_INDEX_DIR)")
+    parser.add_argument("--insecure", action="store_true", help="listen beyond this machine without a key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
         settings = Settings.from_env(host=args.host, port=args.port, index_dir=args.index)
+        keys = api.keys(settings)
+        if not keys and not args.insecure and not _loopback(settings.host):
+            raise ValueError(f"refusing to listen on {settings.host} without a key: set QA_API_KEY (or "
+                             "QA_API_KEYS_FILE), or start with --insecure")
         lib = Library(settings)
         lib.index.ask(EXAMPLES[0])  # load the models now: the first person asking should not wait for them
     except (ValueError, IndexProblem) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    demo = page(lib)
-    print(f"Hỏi đáp tin tức: http://{settings.host}:{settings.port} "
-          f"({len(lib.index.docs)} bài báo, {len(lib.index.chunks)} đoạn)", flush=True)
+    server = api.create(lib)
+    login = (lambda user, password: any(hmac.compare_digest(password, k) for k in keys)) if keys else None
+    gr.mount_gradio_app(server, page(lib), path="/", auth=login, auth_message="Nhập khóa truy cập (mật khẩu).",
+                        css=CSS, footer_links=["api"], show_error=True, max_file_size=10 * settings.max_upload_bytes)
+    print(f"Hỏi đáp tin tức: http://{settings.host}:{settings.port} — API: /api/docs "
+          f"({len(lib.index.docs)} bài báo, {len(lib.index.chunks)} đoạn{', cần khóa' if keys else ''})", flush=True)
     try:
-        demo.launch(server_name=settings.host, server_port=settings.port, max_file_size=10 * settings.max_upload_bytes,
-                    css=CSS, footer_links=["api"], show_error=True, quiet=True)
-    except OSError as e:
+        uvicorn.run(server, host=settings.host, port=settings.port, log_level="warning")
+    except (OSError, SystemExit) as e:
         print(f"error: cannot listen on {settings.host}:{settings.port} ({e})", file=sys.stderr)
         return 2
     return 0
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,8 @@ class Settings:
     port: int = 7860
     max_upload_bytes: int = 20_000_000  # per file added through the page (a PDF of a printed edition is a few MB)
     filter_exact_chunks: int = 30_000  # a filtered dense search over fewer chunks than this is exact (dense.top)
+    api_key: str = field(default="", repr=False)  # with a key (or a keys file), /api needs it and the page a login
+    api_keys_file: str = ""  # one key a line
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):

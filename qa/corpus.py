@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,17 +44,16 @@ def article_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
-def read_files(paths: list[Path], timeout: float = Settings.parse_seconds,
-               warn: bool = True) -> Iterator[tuple[Path, dict | None, str]]:
+def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn: bool = True,
+               parser: "Parser | None" = None) -> Iterator[tuple[Path, dict | None, str]]:
     """(path, what its reader found, "") for each readable file, (path, None, why) for the others (logged
-    as warnings with `warn`). Web pages, PDFs and Word files are parsed in a worker process: one that
-    crashes or hangs its parser costs that file and a new worker, not the run."""
-    worker = None
+    as warnings with `warn`). Web pages, PDFs and Word files go to `parser` (a new one when not given)."""
+    own = parser is None
+    parser = parser or Parser()
     try:
         for path in paths:
             if path.suffix.lower() in formats.PARSED_SUFFIXES:
-                worker = worker or _new_worker()
-                fields, why, worker = _parse_in(worker, path.suffix, None, path, timeout)
+                fields, why = parser.parse(path.suffix, None, path, timeout)
             else:
                 try:
                     fields, why = formats.read_bytes(path.suffix, _read(path)), ""
@@ -63,24 +63,62 @@ def read_files(paths: list[Path], timeout: float = Settings.parse_seconds,
                 log.warning("skipped %s: %s", path, why)
             yield path, fields, why
     finally:
-        if worker is not None:
-            worker.shutdown(cancel_futures=True)
+        if own:
+            parser.close()
 
 
-def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds) -> dict:
-    """What the reader of `name`'s format finds in `data`, parsed in a worker as for a folder; ValueError
-    saying why it cannot be read."""
+def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds, parser: "Parser | None" = None) -> dict:
+    """What the reader of `name`'s format finds in `data` (web pages, PDFs and Word files through `parser`,
+    as for a folder); ValueError saying why it cannot be read."""
     suffix = Path(name).suffix.lower()
     if suffix not in formats.PARSED_SUFFIXES:
         return formats.read_bytes(suffix, data)
-    worker = _new_worker()
+    own = parser is None
+    parser = parser or Parser()
     try:
-        fields, why, worker = _parse_in(worker, suffix, data, Path(name), timeout)
+        fields, why = parser.parse(suffix, data, Path(name), timeout)
     finally:
-        worker.shutdown(cancel_futures=True)
+        if own:
+            parser.close()
     if why:
         raise ValueError(why)
     return fields
+
+
+class Parser:
+    """A worker process for the parsers that can crash or hang (web pages, PDFs, Word files), started at the
+    first file and replaced when one kills it; a server keeps one, so an upload does not wait for a start."""
+
+    def __init__(self):
+        self._worker: cf.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def parse(self, suffix: str, data: bytes | None, path: Path, timeout: float) -> tuple[dict | None, str]:
+        """(fields, "") or (None, why). `data` None: the worker reads `path` itself."""
+        with self._lock:
+            if self._worker is None:
+                # spawn, not fork: the parent may hold model threads that a forked child would inherit mid-work
+                self._worker = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            future = self._worker.submit(_parse, suffix, data, str(path))
+            try:
+                return future.result(timeout=timeout), ""
+            except ValueError as e:
+                return None, str(e)
+            except cf.TimeoutError:
+                for process in list(getattr(self._worker, "_processes", {}).values()):  # a hung parser never returns
+                    process.kill()
+                self.close()
+                return None, f"its parser ran past {timeout:g} s"
+            except cf.process.BrokenProcessPool:
+                self.close()
+                return None, "its parser crashed"
+            except Exception as e:  # a parser's own bug, raised in the worker and sent back
+                return None, f"its parser failed ({type(e).__name__})"
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=False, cancel_futures=True)
+            self._worker = None
 
 
 def _read(path: Path) -> bytes:
@@ -88,29 +126,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read it ({e.strerror})") from None
-
-
-def _new_worker() -> cf.ProcessPoolExecutor:
-    # spawn, not fork: the parent may hold model threads that a forked child would inherit mid-work
-    return cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _parse_in(worker: cf.ProcessPoolExecutor, suffix: str, data: bytes | None, path: Path, timeout: float):
-    """(fields, "", worker) or (None, why, the worker to use next). `data` None: the worker reads `path`."""
-    future = worker.submit(_parse, suffix, data, str(path))
-    try:
-        return future.result(timeout=timeout), "", worker
-    except ValueError as e:
-        return None, str(e), worker
-    except cf.TimeoutError:
-        for process in list(getattr(worker, "_processes", {}).values()):  # a hung parser never returns by itself
-            process.kill()
-        worker.shutdown(wait=False, cancel_futures=True)
-        return None, f"its parser ran past {timeout:g} s", _new_worker()
-    except cf.process.BrokenProcessPool:
-        return None, "its parser crashed", _new_worker()
-    except Exception as e:  # a parser's own bug, raised in the worker and sent back
-        return None, f"its parser failed ({type(e).__name__})", worker
 
 
 def _parse(suffix: str, data: bytes | None, path: str) -> dict:

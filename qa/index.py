@@ -21,7 +21,7 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,12 +183,13 @@ class Index:
         """How much a question word counts when matching sentences (floored: a common word still counts a little)."""
         return max(self.bm25.idf(term), 0.1)
 
-    def add(self, docs: list[Document]) -> "Index":
-        """A new index with `docs` added; one whose id is already indexed replaces that document. Only the
-        added documents are embedded: every other chunk keeps its vector. The index itself is unchanged, so
-        questions being answered from it are not disturbed; `save` the new one to keep it."""
+    def add(self, docs: list[Document], remove: Iterable[str] = ()) -> "Index":
+        """A new index with `docs` added (one whose id is already indexed replaces that document) and the
+        documents `remove` names taken out. Only the added documents are embedded: every other chunk keeps
+        its vector. The index itself is unchanged, so questions being answered from it are not disturbed;
+        `save` the new one to keep it."""
         t0, s, docs = time.perf_counter(), self.settings, list(docs)
-        replaced = {d.id for d in docs}
+        replaced = {d.id for d in docs} | set(remove)
         gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
         keep = ~gone[self.chunks.doc]
         kept = np.flatnonzero(keep)

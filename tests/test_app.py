@@ -6,11 +6,7 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +17,7 @@ import qa
 from qa.corpus import make_document
 from qa.config import Settings
 
-from .conftest import CARD_QUESTION, ROOT, SEEDS
+from .conftest import CARD_QUESTION, ROOT, SEEDS, app_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -60,22 +56,25 @@ def test_not_found_says_so_and_keeps_the_closest_passages(library):
     assert "Các đoạn gần nhất" in app.sources(ans, library.index) and "<mark>" not in app.sources(ans, library.index)
 
 
+STATUS = {"✓": "added", "=": "duplicate", "✗": "rejected"}
+
+
 def test_uploads_are_checked_and_named_safely(library):
     seed = next(SEEDS.glob("003_*.txt")).read_bytes()
-    lines = library.add([("anh.png", b"\x89PNG"), ("lon.txt", b"a" * 20_001), ("anh.txt", b"\x89PNG\x00\x00"),
+    lines = app.added_lines(library.add([("anh.png", b"\x89PNG"), ("lon.txt", b"a" * 20_001), ("anh.txt", b"\x89PNG\x00\x00"),
                          ("latin1.txt", "Hà Nam".encode("cp1258")), ("rong.md", b"  \n"), ("trung.txt", seed),
-                         ("../../etc/passwd.txt", NEW_ARTICLE.encode())])
+                         ("../../etc/passwd.txt", NEW_ARTICLE.encode())]))
     assert [line[0] for line in lines] == ["✗", "✗", "✗", "✗", "✗", "=", "✓"], lines
     assert "chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
     assert "003_82f23e52a0d4abee" in lines[5]
     saved = list(library.settings.uploads_dir().iterdir())
     assert [p.name for p in saved] == [f"{library.index.docs[-1].id}.txt"] and saved[0].name.startswith("passwd_")
-    assert library.add([("again.txt", NEW_ARTICLE.encode())])[0].startswith("=")  # the same text, another name
+    assert library.add([("again.txt", NEW_ARTICLE.encode())])[0].status == STATUS["="]  # the same text, another name
 
 
 def test_a_saved_web_page_is_cited_with_its_date_source_and_link_and_can_be_filtered(library):
     page = (Path(__file__).parent / "fixtures" / "formats" / "tin-ha-noi.html").read_bytes()
-    assert library.add([("tin-ha-noi.html", page)])[0].startswith("✓")
+    assert library.add([("tin-ha-noi.html", page)])[0].status == STATUS["✓"]
     assert "Báo Thủ Đô Mẫu" in library.sources()
     question = "Hà Nội hỗ trợ Lào Cai bao nhiêu tiền?"
     ans = library.ask(question, 5, "hybrid", {"source": "Báo Thủ Đô Mẫu", "since": "2019-08-01"})
@@ -90,7 +89,7 @@ def test_a_saved_web_page_is_cited_with_its_date_source_and_link_and_can_be_filt
 def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
     before = library.index
     vectors = before.vectors.reconstruct_n(0, before.vectors.ntotal)
-    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].startswith("✓")
+    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].status == STATUS["✓"]
     after = library.index
     assert (after.vectors.reconstruct_n(0, before.vectors.ntotal) == vectors).all()  # old vectors kept as they were
     ans = library.ask(NEW_QUESTION, 5, "hybrid")
@@ -104,7 +103,7 @@ def test_an_upload_builds_on_what_another_process_published_meanwhile(library):
     path = library.index.path
     other = library.index.add([make_document("khac", NEW_ARTICLE.replace("Đà Nẵng", "Huế"))])
     other.save(path)  # e.g. `python -m qa index` finished while the page was running
-    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].startswith("✓")
+    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].status == STATUS["✓"]
     ids = [d.id for d in qa.load(path).docs]
     assert "khac" in ids and any(i.startswith("da-nang_") for i in ids) and len(ids) == 7
 
@@ -119,36 +118,11 @@ def test_document_text_is_shown_as_text(library):
 
 
 # -- the running app --------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(seed_index, tmp_path_factory):
     """`python app.py` on a free port over a copy of the seed index; yields its address."""
-    folder = tmp_path_factory.mktemp("app")
-    shutil.copytree(seed_index.path, folder / "index")
-    port = _free_port()
-    env = {**os.environ, "QA_INDEX_DIR": str(folder / "index"), "QA_PORT": str(port)}
-    log = open(folder / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("app.py did not start:\n" + (folder / "app.log").read_text())
-            time.sleep(1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with app_server(seed_index.path, tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 def test_gradio_api_answers_eight_people_at_once(server):

@@ -1,0 +1,189 @@
+"""The index a server answers from, and the one way to change it, shared by the page and the JSON API.
+
+Adding documents builds a new index beside the current one (only the new articles are embedded), saves it,
+then swaps it in, so people asking meanwhile are never answered from a half-updated index. Added articles
+are kept in the uploads folder beside the index (files as they came; records as Markdown with front matter),
+which is read with the corpus at every start, so a rebuild keeps them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import corpus, open_index
+from .config import Settings
+from .index import load, read_manifest, writer_lock
+from .normalise import fold
+from .types import Answer, Document, Hit
+
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # what a record's id may be: it names a file
+
+
+@dataclass(frozen=True)
+class Added:
+    """What became of one file or record: "added", "duplicate" (the same text is indexed as `doc_id`) or
+    "rejected" (`reason` says why)."""
+
+    name: str
+    status: str
+    doc_id: str = ""
+    title: str = ""
+    reason: str = ""
+
+
+class NotRemovable(ValueError):
+    """The article comes from the indexed folder: it goes when its file does."""
+
+
+class Library:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.index = open_index(settings)
+        self._adding = threading.Lock()
+        self._parser = corpus.Parser()  # kept: an upload does not wait for a worker to start
+
+    def ask(self, question: str, k: int, mode: str, filters: dict | None = None) -> Answer:
+        return self.index.ask(question, int(k), mode, filters)
+
+    def search(self, question: str, k: int, mode: str, filters: dict | None = None) -> list[Hit]:
+        return self.index.search(question, int(k), mode, filters)
+
+    def sources(self) -> list[str]:
+        """The newspapers and sites the indexed articles name, for the page's filter."""
+        return sorted({d.source for d in self.index.docs if d.source})
+
+    def add(self, files: list[tuple[str, bytes]]) -> list[Added]:
+        """Index (file name, content) uploads, each read by its format's reader."""
+        return self._add([(name, _read(self._from_file, name, data), data) for name, data in files])
+
+    def add_records(self, records: list[dict]) -> list[Added]:
+        """Index JSON records ({"id", "title", "text", "date", "source", "url", ...}), as `--jsonl` reads them."""
+        names = [str(r.get("id") or f"record {n + 1}") if isinstance(r, dict) else f"record {n + 1}"
+                 for n, r in enumerate(records)]
+        return self._add([(name, _read(self._from_record, r), None) for name, r in zip(names, records)])
+
+    def remove(self, doc_id: str) -> Document:
+        """Take an added article out of the index and the uploads folder; KeyError when no article has that
+        id, NotRemovable when it comes from the indexed folder."""
+        path = self.index.path or self.settings.index_dir
+        with self._adding, writer_lock(path):
+            idx = self._current(path)
+            doc = idx.document(doc_id)  # KeyError
+            kept = [p for p in self._uploads() if p.stem == doc_id]
+            folder = idx.manifest.get("corpus_dir")
+            if not kept and folder:
+                raise NotRemovable(f"{doc_id} comes from the indexed folder {folder}: remove its file there and re-index")
+            new = idx.add([], remove=[doc_id])
+            new.save(path, lock=False)
+            for p in kept:  # after the save: a crash before it leaves the article indexed and kept, as before
+                p.unlink(missing_ok=True)
+            self.index = new
+            return doc
+
+    # -- inside ------------------------------------------------------------------------------------
+    def _add(self, read: list[tuple[str, Document | str, bytes | None]]) -> list[Added]:
+        """Index what was read (name, the document or why it was refused, the file's bytes or None)."""
+        path = self.index.path or self.settings.index_dir
+        with self._adding, writer_lock(path):
+            idx = self._current(path)
+            known = {_digest(d.text): d.id for d in idx.docs}
+            ids = {d.id for d in idx.docs}
+            out, docs, written = [], [], []
+            for name, doc, data in read:
+                shown = Path(name).name
+                if isinstance(doc, str):
+                    out.append(Added(shown, "rejected", reason=doc))
+                    continue
+                if _digest(doc.text) in known:
+                    out.append(Added(shown, "duplicate", known[_digest(doc.text)], doc.title))
+                    continue
+                if doc.id in ids:
+                    out.append(Added(shown, "rejected", doc.id, reason=f"an article with id {doc.id} is indexed already"))
+                    continue
+                known[_digest(doc.text)], ids = doc.id, ids | {doc.id}
+                written.append(self._keep(doc, name, data))  # first: a crash after this still leaves it kept
+                docs.append(doc)
+                out.append(Added(shown, "added", doc.id, doc.title))
+            if docs:
+                try:
+                    new = idx.add(docs)
+                    new.save(path, lock=False)
+                except Exception:
+                    for upload in written:  # not indexed now: it must not appear at the next restart either
+                        upload.unlink(missing_ok=True)
+                    raise
+                self.index = new
+            return out
+
+    def _current(self, path: Path):
+        if read_manifest(path) not in (None, self.index.manifest):  # another process published meanwhile
+            self.index = load(path, self.settings)
+        return self.index
+
+    def _from_file(self, name: str, data: bytes) -> Document:
+        """The upload as a document, or ValueError saying why it is refused. The file name only gives the id
+        (letters, digits, '-' and '_' and a content hash; never used as a path) and the format."""
+        if Path(name).suffix.lower() not in corpus.SUFFIXES:
+            raise ValueError(f"not a format the tool reads ({', '.join(sorted(corpus.SUFFIXES))})")
+        if len(data) > self.settings.max_upload_bytes:
+            raise ValueError(f"too large ({len(data) / 1e6:.1f} MB; at most {self.settings.max_upload_bytes / 1e6:g} MB)")
+        doc = corpus.make_document("", **corpus.read_upload(name, data, self.settings.parse_seconds, self._parser))
+        stem = re.sub(r"[^a-z0-9_-]+", "-", fold(Path(name).stem)).strip("-")[:60] or "tai-lieu"
+        return dataclasses.replace(doc, id=f"{stem}_{_digest(doc.text)[:12]}")
+
+    def _from_record(self, record) -> Document:
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            raise ValueError("a record needs a non-empty \"text\"")
+        if "id" in record and not SAFE_ID.fullmatch(str(record["id"])):
+            raise ValueError("a record's id is letters, digits, '.', '-' and '_' (at most 100), starting with a letter or digit")
+        [doc] = corpus.from_records([record])
+        return doc if "id" in record else dataclasses.replace(doc, id=f"record_{_digest(doc.text)[:12]}")
+
+    def _keep(self, doc: Document, name: str, data: bytes | None) -> Path:
+        folder = self.settings.uploads_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        if data is not None:  # a file, as it came: read again by its format's reader at the next start
+            path = folder / f"{doc.id}{Path(name).suffix.lower()}"
+        else:  # a record: its fields as front matter, its text as the body
+            path, data = folder / f"{doc.id}.md", _as_markdown(doc)
+        _write_atomic(path, data)
+        return path
+
+    def _uploads(self) -> list[Path]:
+        folder = self.settings.uploads_dir()
+        return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _read(make, *args) -> Document | str:
+    """The document `make` reads, or why it refused it (its ValueError)."""
+    try:
+        return make(*args)
+    except ValueError as e:
+        return str(e)
+
+
+def _as_markdown(doc: Document) -> bytes:
+    front = {"title": doc.title, **{k: v for k, v in (("date", doc.date), ("source", doc.source), ("url", doc.url)) if v},
+             **doc.meta}
+    return ("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + doc.text + "\n").encode()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=path.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
