@@ -1,4 +1,5 @@
-"""Load: clients asking through the Gradio API at once, for a while, with an article added in the middle.
+"""Load: clients asking through the Gradio API at once, for a while, with an article added in the middle; then
+the same clients through the JSON API (POST /api/search and /api/ask), in the same run.
 
     .venv/bin/python bench/load.py [--index index/default] [--clients 16] [--seconds 60] [--upload-at 20]
 
@@ -51,6 +52,7 @@ def main() -> None:
         proc, url = serve(Path(tmp) / "index", Path(tmp) / "app.log")
         try:
             figures = run(url, questions, args)
+            figures["json_api"] = {route: json_api(url, route, questions, args) for route in ("search", "ask")}
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -134,6 +136,41 @@ def run(url: str, questions: list[str], args) -> dict:
     return figures
 
 
+def json_api(url: str, route: str, questions: list[str], args) -> dict:
+    """The same clients for the same time through POST /api/<route> (plain HTTP, one connection each)."""
+    import http.client
+
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    ms: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + args.seconds
+
+    def worker(n: int) -> None:
+        conn, i = http.client.HTTPConnection(host, int(port), timeout=60), n
+        while time.monotonic() < stop:
+            body = json.dumps({"question": questions[i % len(questions)], "k": 5}).encode()
+            i += 1
+            t = time.monotonic()
+            try:
+                conn.request("POST", f"/api/{route}", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                failed = response.status != 200
+            except OSError:
+                failed, conn = True, http.client.HTTPConnection(host, int(port), timeout=60)
+            with lock:
+                ms.append((time.monotonic() - t) * 1000)
+                errors[0] += failed
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"requests": len(ms), "errors": errors[0], "latency_ms": _percentiles(ms)}
+
+
 def _percentiles(ms: list[float]) -> dict:
     if not ms:
         return {}
@@ -149,6 +186,9 @@ def table(f: dict) -> str:
              f"| latency p50 / p95 / p99 / max (ms) | {lat.get('p50', 0):.0f} / {lat.get('p95', 0):.0f} / "
              f"{lat.get('p99', 0):.0f} / {lat.get('max', 0):.0f} |",
              f"| answers that were neither the before- nor the after-upload answer | {f['answers_neither_before_nor_after']} |"]
+    for route, r in f.get("json_api", {}).items():
+        lines.append(f"| POST /api/{route}: requests per second; errors; p50 / p95 (ms) | {r['requests'] / f['seconds']:.1f}; "
+                     f"{r['errors']}; {r['latency_ms'].get('p50', 0):.0f} / {r['latency_ms'].get('p95', 0):.0f} |")
     if "upload_s" in f:
         d = f["latency_during_upload_ms"] or {}
         lines += [f"| adding an article while they ask (s) | {f['upload_s']:.2f} |",

@@ -55,3 +55,5 @@ def test_load_benchmark_sixteen_clients_and_an_upload_meanwhile(seed_index, sett
     assert f["answers_neither_before_nor_after"] == 0, f["odd_samples"]
     assert f["requests_during_upload"] > 0 and f["new_article_answer"] == f["new_article_expected"]
     assert (settings.index_dir / "manifest.json").read_bytes() == manifest  # the upload went to a copy
+    for route in ("search", "ask"):  # the JSON API beside it, same clients, same run
+        assert f["json_api"][route]["requests"] > 16 and f["json_api"][route]["errors"] == 0, route
