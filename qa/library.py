@@ -81,10 +81,16 @@ class Library:
             folder = idx.manifest.get("corpus_dir")
             if not kept and folder:
                 raise NotRemovable(f"{doc_id} comes from the indexed folder {folder}: remove its file there and re-index")
-            new = idx.add([], remove=[doc_id])
-            new.save(path, lock=False)
-            for p in kept:  # after the save: a crash before it leaves the article indexed and kept, as before
-                p.unlink(missing_ok=True)
+            saved = {p: p.read_bytes() for p in kept}
+            for p in kept:  # first: after a crash the index is out of step with its uploads and is rebuilt without it
+                p.unlink()
+            try:
+                new = idx.add([], remove=[doc_id])
+                new.save(path, lock=False)
+            except Exception:
+                for p, data in saved.items():  # still indexed: it stays kept
+                    _write_atomic(p, data)
+                raise
             self.index = new
             return doc
 

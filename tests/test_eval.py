@@ -31,6 +31,12 @@ def seeds_report(seed_index):
 
 
 @pytest.fixture(scope="module")
+def learned_seeds_report(seed_index):
+    gold = ev.read_gold(ROOT / "eval" / "gold_seeds.jsonl")
+    return ev.run(seed_index, gold, ["hybrid"], readers=["learned", "rules+learned"])["modes"]
+
+
+@pytest.fixture(scope="module")
 def xquad_report(settings):
     docs, gold = read_xquad(XQUAD)
     idx = qa.build_index(docs, settings=settings)
@@ -57,6 +63,14 @@ def test_gold_set_is_well_formed():
 def test_seeds_gold_thresholds(seeds_report, metric, op, target):
     value = seeds_report[metric]
     assert (value >= target if op == ">=" else value <= target), f"{metric} = {value}, target {op} {target}"
+
+
+@pytest.mark.parametrize("reader, metric, floor", [  # the shipped reader as measured (docs/evaluation.md): no regression
+    ("learned", "answer accuracy", 0.45), ("learned", "abstention recall", 0.90), ("learned", "citation accuracy", 0.68),
+    ("rules+learned", "answer accuracy", 0.90), ("rules+learned", "abstention recall", 0.80)])
+def test_the_shipped_reader_on_the_seeds(learned_seeds_report, reader, metric, floor):
+    value = learned_seeds_report[f"hybrid/{reader}"]["metrics"][metric]
+    assert value >= floor, f"{reader}: {metric} = {value}, measured at shipping {floor} or more"
 
 
 @pytest.mark.skipif(not XQUAD.exists(), reason=f"{XQUAD} is not on this machine")
