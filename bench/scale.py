@@ -6,7 +6,8 @@
 Indexes the first --limit articles at --index (with --reuse, an index already there is measured as it is,
 e.g. one built by `python -m qa index --jsonl … --limit 5000`), then measures index time and embedding
 speed, size on disk, load time and memory of a fresh process, and warm query latency (the query's
-embedding included) for BM25, dense and hybrid. Baselines: BM25 scoring by rank-bm25 (the reference
+embedding included) for BM25, dense and hybrid, unfiltered and filtered to a tenth and a hundredth of the
+articles. Baselines: BM25 scoring by rank-bm25 (the reference
 formula) and bm25s on the same tokens; exact (flat) dense search beside an HNSW graph over the same
 vectors, with HNSW's recall@10 against exact. Queries are the titles of the articles that follow the
 indexed ones (news-like questions the index has not seen). Timings on shared machines are noisy: read the
@@ -35,6 +36,7 @@ from qa.index import ChunkTable, _assemble, _embed, _indexed_text  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
+FILTER_SHARES = (10, 100)  # filtered searches: to every 10th article, to every 100th
 
 
 def build(docs, settings: Settings, path: Path) -> dict:
@@ -101,6 +103,10 @@ def main() -> None:
     figures["chunks"] = len(idx.chunks)
     lat = {mode: latencies(lambda q, m=mode: idx.search(q, 5, m), questions) for mode in qa.MODES}
     lat["ask"] = latencies(idx.ask, questions)
+    ids = [d.id for d in idx.docs]
+    for share in FILTER_SHARES:  # filters apply inside retrieval: what do they cost beside no filter?
+        only = {"doc_ids": ids[::share]}
+        lat[f"hybrid, 1/{share}"] = latencies(lambda q, f=only: idx.search(q, 5, "hybrid", f), questions)
 
     # BM25 scoring alone, the same tokens: ours (sparse, precomputed weights) vs rank-bm25 and bm25s
     from rank_bm25 import BM25Okapi
@@ -167,7 +173,11 @@ def table(f: dict) -> str:
         "| HNSW recall@10 by efSearch | " + ", ".join(f"{ef}: {r:.3f}" for ef, r in f["hnsw_recall@10_by_ef"].items()) + " |",
         "", "| query (warm, ms) | p50 | p95 | vs baseline |", "|---|---|---|---|",
         row("search, BM25 only", "bm25"), row("search, dense only (embeds the query)", "dense"),
-        row("search, hybrid", "hybrid"), row("ask (hybrid + answer)", "ask"),
+        row("search, hybrid", "hybrid"),
+        *(f"| search, hybrid, filtered to 1 article in {n} | {lat[f'hybrid, 1/{n}']['p50']:.1f} | "
+          f"{lat[f'hybrid, 1/{n}']['p95']:.1f} | {lat[f'hybrid, 1/{n}']['p50'] / lat['hybrid']['p50']:.2f}× the "
+          "unfiltered p50 |" for n in FILTER_SHARES),
+        row("ask (hybrid + answer)", "ask"),
         row("BM25 scoring, rank-bm25 (baseline)", "bm25 scoring, rank-bm25"),
         row("BM25 scoring, qa.bm25", "bm25 scoring, qa.bm25", "bm25 scoring, rank-bm25"),
     ]
