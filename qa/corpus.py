@@ -7,6 +7,7 @@ or runs past `Settings.parse_seconds`) are skipped with a warning naming them an
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import gzip
 import hashlib
 import json
@@ -48,9 +49,7 @@ def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn:
                parser: "Parser | None" = None) -> Iterator[tuple[Path, dict | None, str]]:
     """(path, what its reader found, "") for each readable file, (path, None, why) for the others (logged
     as warnings with `warn`). Web pages, PDFs and Word files go to `parser` (a new one when not given)."""
-    own = parser is None
-    parser = parser or Parser()
-    try:
+    with _using(parser) as parser:
         for path in paths:
             if path.suffix.lower() in formats.PARSED_SUFFIXES:
                 fields, why = parser.parse(path.suffix, None, path, timeout)
@@ -62,9 +61,6 @@ def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn:
             if why and warn:
                 log.warning("skipped %s: %s", path, why)
             yield path, fields, why
-    finally:
-        if own:
-            parser.close()
 
 
 def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds, parser: "Parser | None" = None) -> dict:
@@ -73,13 +69,8 @@ def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds,
     suffix = Path(name).suffix.lower()
     if suffix not in formats.PARSED_SUFFIXES:
         return formats.read_bytes(suffix, data)
-    own = parser is None
-    parser = parser or Parser()
-    try:
+    with _using(parser) as parser:
         fields, why = parser.parse(suffix, data, Path(name), timeout)
-    finally:
-        if own:
-            parser.close()
     if why:
         raise ValueError(why)
     return fields
@@ -119,6 +110,11 @@ class Parser:
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
             self._worker = None
+
+
+def _using(parser: Parser | None):
+    """The caller's parser as it is, or a new one closed after use."""
+    return contextlib.nullcontext(parser) if parser is not None else contextlib.closing(Parser())
 
 
 def _read(path: Path) -> bytes:

@@ -44,6 +44,8 @@ class NotRemovable(ValueError):
 
 
 class Library:
+    """The current index of a server, and the one way to add documents to it or remove them."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.index = open_index(settings)
