@@ -77,8 +77,8 @@ def test_the_shipped_reader_on_the_seeds(learned_seeds_report, reader, metric, f
 @pytest.mark.parametrize("metric, target", [
     pytest.param("R@1", 0.95, marks=not_yet("0.941; 0.945 with the fp32 backend")),
     ("R@5", 0.99),
-    pytest.param("answer accuracy", 0.80, marks=not_yet("0.380; the answer's sentence holds the span 0.650")),
-    pytest.param("F1", 0.50, marks=not_yet("0.302")),
+    pytest.param("answer accuracy", 0.80, marks=not_yet("0.387; the answer's sentence holds the span 0.662; rules+learned 0.397")),
+    pytest.param("F1", 0.50, marks=not_yet("0.307; rules+learned 0.316, learned 0.247")),
 ])
 def test_xquad_targets(xquad_report, metric, target):
     assert xquad_report[metric] >= target, f"{metric} = {xquad_report[metric]}, target >= {target}"
