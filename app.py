@@ -41,7 +41,8 @@ MODE_LABELS = {"hybrid": "Kết hợp (BM25 + vector)", "bm25": "BM25 (từ khó
 CONTEXT_CHARS = 600  # of the article shown around a passage when it is expanded
 REJECTED = {corpus.BINARY: "tệp nhị phân, không phải văn bản", corpus.NOT_UTF8: "không phải văn bản UTF-8",
             corpus.EMPTY: "tệp rỗng", formats.NO_TEXT_LAYER: "PDF không có lớp chữ (bản quét): cần nhận dạng chữ (OCR) trước",
-            formats.NO_ARTICLE: "không tìm thấy nội dung bài báo trong trang"}
+            formats.NO_ARTICLE: "không tìm thấy nội dung bài báo trong trang",
+            corpus.NO_RECORDS: "không có bản ghi nào (mỗi dòng một đối tượng {\"id\", \"title\", \"text\"})"}
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 log = logging.getLogger("qa")
@@ -62,7 +63,7 @@ def added_lines(results: list[Added]) -> list[str]:
 
 def _vietnamese(reason: str) -> str:
     if reason.startswith("not a format"):
-        return f"chỉ nhận tệp {', '.join(sorted(corpus.SUFFIXES))}"
+        return f"chỉ nhận tệp {', '.join(corpus.ACCEPTED)}"
     if m := re.match(r"too large \((.*) MB; at most (.*) MB\)", reason):
         return f"tệp quá lớn ({m.group(1)} MB; tối đa {m.group(2)} MB)"
     return REJECTED.get(reason, reason)
@@ -195,10 +196,11 @@ def page(lib: Library) -> gr.Blocks:
                 with gr.Column(scale=2):
                     panel = gr.HTML(sources(None, lib.index), elem_id="sources")
         with gr.Tab("Thêm tài liệu"):
-            gr.Markdown("Tải lên bài báo dạng .txt, .md, trang web đã lưu (.html), PDF có lớp chữ hoặc Word (.docx), "
+            gr.Markdown("Tải lên bài báo dạng .txt, .md, trang web đã lưu (.html), PDF có lớp chữ, Word (.docx) hoặc "
+                        "tệp bản ghi .jsonl (mỗi dòng một bài), "
                         f"tối đa {lib.settings.max_upload_bytes / 1e6:g} MB mỗi tệp. "
                         "Bài mới được đưa vào chỉ mục ngay, không cần tính lại các bài đã có.")
-            files = gr.File(file_count="multiple", file_types=sorted(corpus.SUFFIXES), label="Tệp bài báo",
+            files = gr.File(file_count="multiple", file_types=sorted(corpus.SUFFIXES) + [".jsonl", ".gz"], label="Tệp bài báo",
                             elem_id="files")
             add = gr.Button("Thêm vào chỉ mục", variant="primary", elem_id="add")
             status = gr.Markdown(elem_id="add-status")

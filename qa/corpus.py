@@ -29,20 +29,31 @@ log = logging.getLogger("qa")
 _TITLE_WORDS = 12
 _TITLE_MAX = 160
 _FIELDS = ("id", "title", "text", "date", "source", "url")
+RECORDS = (".jsonl", ".jsonl.gz")  # files of articles, one record a line
+ACCEPTED = sorted(SUFFIXES) + list(RECORDS)  # what a folder or an upload may hold
+NO_RECORDS = "no records in it: expected one {\"id\", \"title\", \"text\"} object a line"
 
 
 def read_folder(folder: str | Path, timeout: float = Settings.parse_seconds) -> list[Document]:
-    """Every readable article file under `folder` (sorted by path); the id is the file name without suffix."""
+    """Every readable article file under `folder` (sorted by path; the id is the file name without suffix),
+    and the records of its .jsonl(.gz) files (their ids are the records')."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"not a folder: {folder}")
-    return unique([make_document(path.stem, **fields) for path, fields, _ in read_files(article_files(folder), timeout)
-                   if fields is not None])
+    files = article_files(folder)
+    docs = [make_document(path.stem, **fields) for path, fields, _ in read_files([p for p in files if not is_records(p)], timeout)
+            if fields is not None]
+    for path in filter(is_records, files):
+        try:
+            docs += read_jsonl(path)
+        except ValueError as e:
+            log.warning("skipped %s: %s", path, e)
+    return unique(docs)
 
 
 def article_files(folder: Path) -> list[Path]:
     """The files under `folder` in a format the tool reads, sorted by path."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    return sorted(p for p in Path(folder).rglob("*") if (p.suffix.lower() in SUFFIXES or is_records(p)) and p.is_file())
 
 
 def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn: bool = True,
@@ -137,23 +148,45 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
         raise ValueError(f"not a file: {path}")
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
-    records = []
     try:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8-sig") as f:
-            for n, line in enumerate(f, 1):
-                if limit is not None and len(records) >= limit:
-                    break
-                if line.strip():
-                    try:
-                        records.append(json.loads(line))
-                    except ValueError:
-                        log.warning("skipped line %d of %s: not JSON", n, path)
+            records = _records(f, path, limit)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
     docs = from_records(records)
     if not docs:  # indexing nothing would replace a good index with an empty one
         raise ValueError(f"no documents in {path}: expected one {{\"id\", \"title\", \"text\"}} object a line")
     return docs
+
+
+def is_records(name: str | Path) -> bool:
+    """A .jsonl or .jsonl.gz file: many articles, one record a line."""
+    return str(name).lower().endswith(RECORDS)
+
+
+def records_in(name: str, data: bytes) -> list[dict]:
+    """The records of an uploaded .jsonl(.gz) file; ValueError when it has none."""
+    try:
+        text = (gzip.decompress(data) if name.lower().endswith(".gz") else data).decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
+        raise ValueError(f"not a readable JSONL file ({type(e).__name__})") from None
+    records = _records(text.splitlines(), name)
+    if not records:
+        raise ValueError(NO_RECORDS)
+    return records
+
+
+def _records(lines: Iterable[str], where, limit: int | None = None) -> list:
+    records = []
+    for n, line in enumerate(lines, 1):
+        if limit is not None and len(records) >= limit:
+            break
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                log.warning("skipped line %d of %s: not JSON", n, where)
+    return records
 
 
 def from_records(records: Iterable[dict]) -> list[Document]:

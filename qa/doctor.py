@@ -144,14 +144,20 @@ def _folder(subject: str, folder: Path) -> Check:
     if not folder.is_dir():
         return (False, subject, f"{folder} is not a folder: set QA_CORPUS_DIR or pass a folder to `python -m qa index`")
     files = corpus.article_files(folder)
-    bad = [f"{p.name} ({why})" for p, _, why in corpus.read_files(files, warn=False) if why]
+    bad = [f"{p.name} ({why})" for p, _, why in corpus.read_files([f for f in files if not corpus.is_records(f)],
+                                                                   warn=False) if why]
+    for p in filter(corpus.is_records, files):
+        try:
+            corpus.read_jsonl(p)
+        except ValueError as e:
+            bad.append(f"{p.name} ({e})")
     repeated = sorted(i for i, n in Counter(p.stem for p in files).items() if n > 1)
     if bad or repeated:
         what = ([f"{len(bad)} unreadable: {', '.join(bad[:3])}{'…' if len(bad) > 3 else ''}"] if bad else []) + (
             [f"ids used twice: {', '.join(repeated[:3])}"] if repeated else [])
         return (False, subject, f"{folder}: {'; '.join(what)}; they are skipped: fix, rename or remove them")
     if not files:
-        return (False, subject, f"{folder} has no article files (.txt, .md, .html, .pdf, .docx): add articles there")
+        return (False, subject, f"{folder} has no article files (.txt, .md, .html, .pdf, .docx, .jsonl): add articles there")
     return (True, subject, f"{len(files):,} readable articles in {folder}")
 
 

@@ -63,8 +63,20 @@ class Library:
         return sorted({d.source for d in self.index.docs if d.source})
 
     def add(self, files: list[tuple[str, bytes]]) -> list[Added]:
-        """Index (file name, content) uploads, each read by its format's reader."""
-        return self._add([(name, _read(self._from_file, name, data), data) for name, data in files])
+        """Index (file name, content) uploads, each read by its format's reader; a .jsonl(.gz) file gives one
+        result a record."""
+        read = []
+        for name, data in files:
+            if not corpus.is_records(name):
+                read.append((name, _read(self._from_file, name, data), data))
+                continue
+            records = _read(corpus.records_in, name, data) if len(data) <= self.settings.max_upload_bytes else (
+                _too_large(len(data), self.settings.max_upload_bytes))
+            if isinstance(records, str):
+                read.append((name, records, None))
+            else:
+                read += [(f"{Path(name).name} #{n}", _read(self._from_record, r), None) for n, r in enumerate(records, 1)]
+        return self._add(read)
 
     def add_records(self, records: list[dict]) -> list[Added]:
         """Index JSON records ({"id", "title", "text", "date", "source", "url", ...}), as `--jsonl` reads them."""
@@ -140,9 +152,9 @@ class Library:
         """The upload as a document, or ValueError saying why it is refused. The file name only gives the id
         (letters, digits, '-' and '_' and a content hash; never used as a path) and the format."""
         if Path(name).suffix.lower() not in corpus.SUFFIXES:
-            raise ValueError(f"not a format the tool reads ({', '.join(sorted(corpus.SUFFIXES))})")
+            raise ValueError(f"not a format the tool reads ({', '.join(corpus.ACCEPTED)})")
         if len(data) > self.settings.max_upload_bytes:
-            raise ValueError(f"too large ({len(data) / 1e6:.1f} MB; at most {self.settings.max_upload_bytes / 1e6:g} MB)")
+            raise ValueError(_too_large(len(data), self.settings.max_upload_bytes))
         doc = corpus.make_document("", **corpus.read_upload(name, data, self.settings.parse_seconds, self._parser))
         stem = re.sub(r"[^a-z0-9_-]+", "-", fold(Path(name).stem)).strip("-")[:60] or "tai-lieu"
         return dataclasses.replace(doc, id=f"{stem}_{_digest(doc.text)[:12]}")
@@ -168,6 +180,10 @@ class Library:
     def _uploads(self) -> list[Path]:
         folder = self.settings.uploads_dir()
         return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"too large ({size / 1e6:.1f} MB; at most {limit / 1e6:g} MB)"
 
 
 def _read(make, *args) -> Document | str:

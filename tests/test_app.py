@@ -65,7 +65,7 @@ def test_uploads_are_checked_and_named_safely(library):
                          ("latin1.txt", "Hà Nam".encode("cp1258")), ("rong.md", b"  \n"), ("trung.txt", seed),
                          ("../../etc/passwd.txt", NEW_ARTICLE.encode())]))
     assert [line[0] for line in lines] == ["✗", "✗", "✗", "✗", "✗", "=", "✓"], lines
-    assert "chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
+    assert "chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt, .jsonl, .jsonl.gz" in lines[0] and "tệp quá lớn" in lines[1] and "UTF-8" in lines[3]
     assert "003_82f23e52a0d4abee" in lines[5]
     saved = list(library.settings.uploads_dir().iterdir())
     assert [p.name for p in saved] == [f"{library.index.docs[-1].id}.txt"] and saved[0].name.startswith("passwd_")
@@ -84,6 +84,17 @@ def test_a_saved_web_page_is_cited_with_its_date_source_and_link_and_can_be_filt
     assert not library.ask(question, 5, "hybrid", {"until": "2019-01-01"}).citations  # no dated article before
     saved = [p for p in library.settings.uploads_dir().iterdir() if p.suffix == ".html"]
     assert len(saved) == 1 and saved[0].read_bytes() == page  # kept as it came: read again at the next start
+
+
+def test_a_jsonl_upload_adds_each_of_its_records(library):
+    records = [{"id": "hue-1", "text": "Thừa Thiên Huế tặng Quảng Trị 7 tỷ đồng xây trường.", "source": "Báo Huế"},
+               {"text": "Quảng Bình nhận 2 tỷ đồng hỗ trợ làm đường."}]
+    data = "\n".join([json.dumps(records[0], ensure_ascii=False), "not json", json.dumps(records[1], ensure_ascii=False)])
+    lines = app.added_lines(library.add([("ban-ghi.jsonl", data.encode()), ("rong.jsonl", b"\n")]))
+    assert [line[0] for line in lines] == ["✓", "✓", "✗"] and "hue-1" in lines[0] and "không có bản ghi" in lines[2]
+    assert library.ask("Thừa Thiên Huế tặng Quảng Trị bao nhiêu tiền?", 5, "hybrid").text == "7 tỷ đồng"
+    reopened = app.Library(library.settings)  # kept as Markdown with front matter: the same documents at a restart
+    assert reopened.index.document("hue-1") == library.index.document("hue-1")
 
 
 def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
@@ -139,7 +150,7 @@ def test_gradio_api_answers_eight_people_at_once(server):
     with pytest.raises(Exception, match="the question is empty"):
         ask("   ")
     client = Client(server, verbose=False)
-    assert client.predict("x.png", "Hà Nội", api_name="/add") == ["✗ x.png: chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt"]
+    assert client.predict("x.png", "Hà Nội", api_name="/add") == ["✗ x.png: chỉ nhận tệp .docx, .htm, .html, .md, .pdf, .txt, .jsonl, .jsonl.gz"]
     assert client.predict("../../x.txt", "", api_name="/add") == ["✗ x.txt: tệp rỗng"]
 
 

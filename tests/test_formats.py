@@ -2,6 +2,8 @@
 and hostile files are skipped with a warning naming them, and never end a run."""
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -57,6 +59,8 @@ def folder(tmp_path_factory) -> Path:
     _pdf(root / "ban-quet.pdf", [])
     _docx(root / "du-lich.docx")
     (root / "hong.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    records = [{"id": "cms-1", "title": "Tin CMS", "text": "Long An xây 3 cầu mới.", "category": "Giao thông"}]
+    (root / "xuat-cms.jsonl.gz").write_bytes(gzip.compress(json.dumps(records[0], ensure_ascii=False).encode()))
     return root
 
 
@@ -80,6 +84,7 @@ def test_each_format_gives_its_text_and_what_its_file_says(folder):
     lines = word.text.splitlines()
     assert lines.index("Vịnh Hạ Long | 600.000") < lines.index("Doanh thu du lịch tăng 20% so với cùng kỳ.")  # in order
     assert docs["dong-ngay"].date == "2020-09-03"  # from its dateline "Cần Thơ, 3/9/2020"
+    assert docs["cms-1"].meta == {"category": "Giao thông"}  # a CMS export's records, each an article
 
 
 def test_bad_files_are_skipped_with_a_warning_naming_them(folder, caplog):
