@@ -17,10 +17,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from .config import Settings
 from .index import MODES
-from .library import Added, Library, NotRemovable
+from .library import SAFE_ID, Added, Library, NotRemovable
 from .types import Answer, Document, Hit
 
 Mode = Literal[MODES]  # type: ignore[valid-type]
@@ -51,7 +52,7 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     text: str = Field(min_length=1)
-    id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    id: str | None = Field(None, pattern=f"^{SAFE_ID.pattern}$")
     title: str | None = None
     date: str | None = None
     source: str | None = None
@@ -131,13 +132,13 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
             if upload is None or isinstance(upload, str):
                 raise HTTPException(422, "field 'file': a file is required")
             data = await upload.read()
-            return await _in_thread(lib.add, [(upload.filename or "upload.txt", data)])
+            return await run_in_threadpool(lib.add, [(upload.filename or "upload.txt", data)])
         if kind.startswith("application/json"):
             try:
                 body = Records.model_validate(json.loads(await request.body()))
             except ValueError as e:  # JSON or pydantic: says which field
                 raise HTTPException(422, _first_error(e)) from None
-            return await _in_thread(lib.add_records, [r.model_dump(exclude_none=True) for r in body.records])
+            return await run_in_threadpool(lib.add_records, [r.model_dump(exclude_none=True) for r in body.records])
         raise HTTPException(415, "send application/json {\"records\": [...]} or multipart/form-data with a file")
 
     @api.get("/documents/{doc_id}", responses={404: {"description": "no such article"}})
@@ -181,12 +182,6 @@ def create(lib: Library) -> FastAPI:
 
 def _filters(q: Query) -> dict | None:
     return q.filters.model_dump(exclude_none=True) if q.filters else None
-
-
-async def _in_thread(fn, *args):
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
 
 
 def _first_error(e: ValueError) -> str:

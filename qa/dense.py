@@ -11,6 +11,8 @@ import os
 import faiss
 import numpy as np
 
+from .config import Settings
+
 FP16 = faiss.ScalarQuantizer.QT_fp16
 # A search is one query: faiss's OpenMP threads would spin after it and starve onnxruntime's, which embeds
 # the next question (embed + search p50 5.2 ms, p95 16 ms with two threads; 1.8 and 2.1 ms with one).
@@ -42,7 +44,7 @@ def tune(index: faiss.Index, ef_search: int) -> None:
 
 
 def top(index: faiss.Index, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
-        exact_below: int = 30_000) -> list[int]:
+        exact_below: int = Settings.filter_exact_chunks) -> list[int]:
     """Indices of the n nearest chunks (among the `allowed` ones), best first. A filtered search of an HNSW
     graph can miss what few chunks pass: up to `exact_below` of them are searched exactly, and a graph search
     that finds fewer than exist is done again exactly."""

@@ -44,10 +44,9 @@ def decode(data: bytes) -> str:
 
 def read_bytes(suffix: str, data: bytes) -> dict:
     """The reader of `suffix` (".html", ...) applied to a file's bytes."""
-    readers = {".txt": _txt, ".md": _markdown, ".html": _html, ".htm": _html, ".pdf": _pdf, ".docx": _docx}
-    if suffix.lower() not in readers:
+    if suffix.lower() not in _READERS:
         raise ValueError(f"not a format the tool reads ({', '.join(sorted(SUFFIXES))})")
-    return readers[suffix.lower()](data)
+    return _READERS[suffix.lower()](data)
 
 
 def iso_date(value) -> str:
@@ -180,3 +179,6 @@ def _docx(data: bytes) -> dict:
     if not text.strip():
         raise ValueError(EMPTY)
     return {"text": text, "title": document.core_properties.title or ""}  # (its dates are the file's, not the article's)
+
+
+_READERS = {".txt": _txt, ".md": _markdown, ".html": _html, ".htm": _html, ".pdf": _pdf, ".docx": _docx}
