@@ -136,7 +136,7 @@ CSS = """
 
 
 def page(lib: Library) -> gr.Blocks:
-    def chat(question, history, k, mode, since="", until="", source=None):
+    def chat(question, history, k, mode, since="", until="", source=None, category=None):
         history = list(history or [])
         question = (question or "").strip()
         if not question:
@@ -144,7 +144,8 @@ def page(lib: Library) -> gr.Blocks:
             return history, gr.update(), question
         idx = lib.index
         try:
-            ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None})
+            ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
+                                                   "category": category or None})
         except ValueError as e:  # a date the filters cannot read
             gr.Warning(f"Bộ lọc chưa đúng: {e}. Ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
             return history, gr.update(), question
@@ -153,9 +154,10 @@ def page(lib: Library) -> gr.Blocks:
 
     def upload(files):
         if not files:
-            return "Chưa chọn tệp nào.", count(), gr.update()
+            return "Chưa chọn tệp nào.", count(), gr.update(), gr.update()
         lines = added_lines(lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files]))
-        return "\n".join(f"- {_plain(line)}" for line in lines), count(), gr.update(choices=lib.sources())
+        return ("\n".join(f"- {_plain(line)}" for line in lines), count(), gr.update(choices=lib.sources()),
+                gr.update(choices=lib.categories()))
 
     def count():
         return f"Chỉ mục có **{len(lib.index.docs)}** bài báo, {len(lib.index.chunks)} đoạn."
@@ -191,7 +193,10 @@ def page(lib: Library) -> gr.Blocks:
                         with gr.Row():
                             since = gr.Textbox(label="Từ ngày", placeholder="2019-03-01", elem_id="since")
                             until = gr.Textbox(label="Đến ngày", placeholder="2019-06-30", elem_id="until")
-                        source = gr.Dropdown(lib.sources(), multiselect=True, label="Nguồn báo", elem_id="source")
+                        with gr.Row():
+                            source = gr.Dropdown(lib.sources(), multiselect=True, label="Nguồn báo", elem_id="source")
+                            category = gr.Dropdown(lib.categories(), multiselect=True, label="Chuyên mục",
+                                                   elem_id="category")
                     clear = gr.Button("Xóa hội thoại", size="sm")
                 with gr.Column(scale=2):
                     panel = gr.HTML(sources(None, lib.index), elem_id="sources")
@@ -206,10 +211,11 @@ def page(lib: Library) -> gr.Blocks:
             status = gr.Markdown(elem_id="add-status")
             total = gr.Markdown(count())
         for event in (box.submit, send.click):
-            event(chat, [box, chatbot, k, mode, since, until, source], [chatbot, panel, box], api_visibility="private",
+            event(chat, [box, chatbot, k, mode, since, until, source, category], [chatbot, panel, box],
+                  api_visibility="private",
                   concurrency_limit=None)
         clear.click(lambda: ([], sources(None, lib.index)), None, [chatbot, panel], api_visibility="private")
-        add.click(upload, files, [status, total, source], api_visibility="private")
+        add.click(upload, files, [status, total, source, category], api_visibility="private")
         demo.load(count, None, total, api_visibility="private")  # another tab may have added articles
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
         gr.api(add_api, api_name="add", concurrency_limit=1)

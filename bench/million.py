@@ -7,7 +7,9 @@ BM25 is real: the index's own weight matrix, its rows repeated until there are -
 text many times over; idf barely moves when every document is repeated alike). The vectors are synthetic
 (random unit vectors; embedding a million real chunks takes days on this machine), searched exactly
 (flat) or, with --hnsw, through the HNSW graph the index would use at that size (slow to build here). The
-queries are embedded for real. Not a test; tests/test_bench.py runs it on a small slice.
+queries are embedded for real. With --filter F (repeatable), the hybrid query again over a random F of the
+articles (each repeat counted as an article of its own), as a date or source filter selects them, beside the
+unfiltered one in the same run. Not a test; tests/test_bench.py runs it on a small slice.
 """
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--hnsw", action="store_true", help="search an HNSW graph instead of every vector")
+    ap.add_argument("--filter", type=float, action="append", default=[], metavar="F",
+                    help="also time the hybrid query over this fraction of the articles (0 < F < 1; repeatable)")
     args = ap.parse_args()
     if args.chunks < 1 or args.queries < 1:
         sys.exit("error: --chunks and --queries must be at least 1")
+    if any(not 0 < f < 1 for f in args.filter):
+        sys.exit("error: --filter takes a fraction between 0 and 1")
     try:
         idx = qa.load(args.index)
     except (ValueError, qa.IndexProblem) as e:
@@ -64,19 +70,29 @@ def main() -> None:
     model = idx.model()
     embed.encode(model, questions[:1], "query")
 
-    def hybrid(q: str) -> None:
-        lists = [big.top(terms(answer.search_text(q)), s.pool), dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool)]
+    def hybrid(q: str, allowed: np.ndarray | None = None) -> None:
+        lists = [big.top(terms(answer.search_text(q)), s.pool, allowed),
+                 dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool, allowed, s.filter_exact_chunks)]
         fuse.rrf(lists, [s.bm25_weight, s.dense_weight], s.rrf_k)[:5]
 
     parts = {"BM25 only": lambda q: big.top(terms(answer.search_text(q)), s.pool),
              "dense only (embeds the query)": lambda q: dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool),
              "hybrid": hybrid}
+    article = idx.chunks.doc.astype(np.int64)  # each chunk's article, then each repeat as articles of its own
+    article = (np.tile(article, reps) + len(idx.docs) * np.repeat(np.arange(reps), n0))[:args.chunks]
+    for f in args.filter:
+        allowed = (rng.random(len(idx.docs) * reps) < f)[article]
+        parts[f"hybrid, filtered to {f:g} of the articles ({allowed.sum():,} chunks)"] = (
+            lambda q, allowed=allowed: hybrid(q, allowed))
     print(f"{args.chunks:,} chunks ({reps}x the {n0:,} of {args.index}; BM25 real, vectors synthetic, "
           f"{'HNSW' if args.hnsw else 'exact'} dense search); set up in {setup:.0f} s; {len(questions)} queries")
     print("\n| query (warm, ms) | p50 | p95 |\n|---|---|---|")
+    base = None
     for name, fn in parts.items():
         p50, p95 = p50_p95(latencies(fn, questions))
-        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
+        base = p50 if name == "hybrid" else base
+        ratio = f" ({p50 / base:.2f}x the unfiltered p50)" if base and name.startswith("hybrid,") else ""
+        print(f"| {name}{ratio} | {p50:.1f} | {p95:.1f} |")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ class Settings:
     port: int = 7860
     max_upload_bytes: int = 20_000_000  # per file added through the page (a PDF of a printed edition is a few MB)
     filter_exact_chunks: int = 30_000  # a filtered dense search over fewer chunks than this is exact (dense.top)
+    period_first: int = 1  # 1: a question naming a period ("tháng 3/2019") ranks articles dated in it first
+    period_grace_days: int = 31  # ...or, for a year, this soon after it (its figures come out in January): docs/evaluation.md
     api_key: str = field(default="", repr=False)  # with a key (or a keys file), /api needs it and the page a login
     api_keys_file: str = ""  # one key a line
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning

@@ -7,12 +7,15 @@ tone placement or Unicode form.
 """
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .formats import iso_date
-from .normalise import canonical
+from .normalise import canonical, fold
 from .types import Document
 
 KEYS = ("since", "until", "source", "category", "doc_ids")
@@ -101,3 +104,42 @@ def doc_mask(f: Filters, table: DocTable) -> np.ndarray:
         chosen[[table.ids[i] for i in f.doc_ids if i in table.ids]] = True
         keep &= chosen
     return keep
+
+
+_DAY = re.compile(r"\b(\d{1,2})[/-](\d{1,2})[/-]((?:19|20)\d\d)\b")
+_MONTH = re.compile(r"\b(?:thang\s+(\d{1,2})\s*(?:[/-]|\s+nam)|(\d{1,2})[/-])\s*((?:19|20)\d\d)\b")
+_QUARTER = re.compile(r"\bquy\s+(1|2|3|4|i|ii|iii|iv)\s*(?:/|-|\s+nam\s+)\s*((?:19|20)\d\d)\b")
+_YEAR = re.compile(r"\bnam\s+((?:19|20)\d\d)\b")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+
+
+def period(question: str) -> tuple[str, str] | None:
+    """The period a question names, as inclusive ISO dates: a day ("ngày 15/3/2019"), a month ("tháng 3/2019",
+    "tháng 3 năm 2019"), a quarter ("quý 2/2019") or a year ("năm 2017"); with or without diacritics."""
+    q = fold(question)
+    if m := _DAY.search(q):
+        day = iso_date(m.group())
+        return (day, day) if day else None
+    if (m := _MONTH.search(q)) and 1 <= int(m.group(1) or m.group(2)) <= 12:
+        y, mo = int(m.group(3)), int(m.group(1) or m.group(2))
+        return dt.date(y, mo, 1).isoformat(), dt.date(y, mo, calendar.monthrange(y, mo)[1]).isoformat()
+    if m := _QUARTER.search(q):
+        y, n = int(m.group(2)), _ROMAN.get(m.group(1)) or int(m.group(1))
+        last = 3 * n
+        return dt.date(y, last - 2, 1).isoformat(), dt.date(y, last, calendar.monthrange(y, last)[1]).isoformat()
+    if m := _YEAR.search(q):
+        return f"{m.group(1)}-01-01", f"{m.group(1)}-12-31"
+    return None
+
+
+def dated_window(span: tuple[str, str], grace_days: int) -> tuple[str, str]:
+    """The publication dates of articles about `span`: within it, and for a year up to `grace_days` after it
+    (a year's figures come out the next January; a month's come out within it, and the next month's
+    article is about the next month)."""
+    year = span[0][5:] == "01-01" and span[1][5:] == "12-31" and span[0][:4] == span[1][:4]
+    return span[0], (dt.date.fromisoformat(span[1]) + dt.timedelta(days=grace_days if year else 0)).isoformat()
+
+
+def in_period(window: tuple[str, str], table: DocTable) -> np.ndarray:
+    """Which documents are dated within `window` (undated ones never are)."""
+    return (table.dates != "") & (table.dates >= window[0]) & (table.dates <= window[1])

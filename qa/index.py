@@ -112,7 +112,8 @@ class Index:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         s, pool = self.settings, max(self.settings.pool, k)
-        allowed = self._allowed(filters_mod.parse(filters))
+        f = filters_mod.parse(filters)
+        allowed = self._allowed(f)
         if allowed is not None and not allowed.any():
             return []
         sides, lists, weights = [], [], []
@@ -125,8 +126,12 @@ class Index:
             lists.append(dense.top(self.vectors, embed.encode(self.model(), [question], "query")[0], pool, allowed,
                                    s.filter_exact_chunks))
             weights.append(s.dense_weight)
+        fused = fuse.rrf(lists, weights, s.rrf_k)
+        if window := self._period(question, f):
+            dated = filters_mod.in_period(window, self._doc_table())[self.chunks.doc]
+            fused.sort(key=lambda x: not dated[x[0]])  # stable: in-period chunks first, each side in fused order
         hits = []
-        for i, score, ranks in fuse.rrf(lists, weights, s.rrf_k)[:k]:
+        for i, score, ranks in fused[:k]:
             c, rank, d = self.chunks[i], dict(zip(sides, ranks)), self.chunks.docs[self.chunks.doc[i]]
             hits.append(Hit(c.doc_id, c.title, c.text, c.start, c.end, round(score, 6),
                             rank.get("bm25"), rank.get("dense"), d.date, d.source, d.url))
@@ -137,8 +142,10 @@ class Index:
         articles that pass `filters`."""
         question = check_question(question, self.settings.max_question_chars)
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, filters)
-        candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h))
-                      for h in hits[: self.settings.answer_hits]]
+        top = hits[: self.settings.answer_hits]
+        if window := self._period(question, filters_mod.parse(filters)):  # articles of the period named, if any
+            top = [h for h in top if window[0] <= h.date <= window[1]] or top
+        candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
         ans = None
         if self.settings.reader != "learned":
             ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
@@ -151,10 +158,21 @@ class Index:
         """The chunks that pass `f` (None: all)."""
         if f is None:
             return None
+        return filters_mod.doc_mask(f, self._doc_table())[self.chunks.doc]
+
+    def _period(self, question: str, f: filters_mod.Filters | None) -> tuple[str, str] | None:
+        """The publication dates that the period a question names stands for; None when it names none, when
+        a date filter is given, or with `period_first` off."""
+        if not self.settings.period_first or (f and (f.since or f.until)):
+            return None
+        span = filters_mod.period(question)
+        return filters_mod.dated_window(span, self.settings.period_grace_days) if span else None
+
+    def _doc_table(self) -> filters_mod.DocTable:
         with self._lock:
             if self._table is None:
                 self._table = filters_mod.DocTable.of(self.docs)
-        return filters_mod.doc_mask(f, self._table)[self.chunks.doc]
+            return self._table
 
     def document(self, doc_id: str) -> Document:
         return self.docs[self._doc_pos[doc_id]]

@@ -62,6 +62,10 @@ class Library:
         """The newspapers and sites the indexed articles name, for the page's filter."""
         return sorted({d.source for d in self.index.docs if d.source})
 
+    def categories(self) -> list[str]:
+        """The categories (a `category` field in the articles' metadata), for the page's filter."""
+        return sorted({str(d.meta["category"]) for d in self.index.docs if d.meta.get("category")})
+
     def add(self, files: list[tuple[str, bytes]]) -> list[Added]:
         """Index (file name, content) uploads, each read by its format's reader; a .jsonl(.gz) file gives one
         result a record."""

@@ -87,12 +87,15 @@ def test_a_saved_web_page_is_cited_with_its_date_source_and_link_and_can_be_filt
 
 
 def test_a_jsonl_upload_adds_each_of_its_records(library):
-    records = [{"id": "hue-1", "text": "Thừa Thiên Huế tặng Quảng Trị 7 tỷ đồng xây trường.", "source": "Báo Huế"},
+    records = [{"id": "hue-1", "text": "Thừa Thiên Huế tặng Quảng Trị 7 tỷ đồng xây trường.", "source": "Báo Huế",
+                "category": "Giáo dục"},
                {"text": "Quảng Bình nhận 2 tỷ đồng hỗ trợ làm đường."}]
     data = "\n".join([json.dumps(records[0], ensure_ascii=False), "not json", json.dumps(records[1], ensure_ascii=False)])
     lines = app.added_lines(library.add([("ban-ghi.jsonl", data.encode()), ("rong.jsonl", b"\n")]))
     assert [line[0] for line in lines] == ["✓", "✓", "✗"] and "hue-1" in lines[0] and "không có bản ghi" in lines[2]
     assert library.ask("Thừa Thiên Huế tặng Quảng Trị bao nhiêu tiền?", 5, "hybrid").text == "7 tỷ đồng"
+    assert "Giáo dục" in library.categories()  # the page's category filter offers it
+    assert {h.doc_id for h in library.ask("tặng bao nhiêu tiền?", 5, "hybrid", {"category": "giáo dục"}).citations} == {"hue-1"}
     reopened = app.Library(library.settings)  # kept as Markdown with front matter: the same documents at a restart
     assert reopened.index.document("hue-1") == library.index.document("hue-1")
 

@@ -39,9 +39,10 @@ def test_embedding_speed_benchmark_runs_on_a_slice():
 
 def test_million_chunk_benchmark_runs_on_a_slice(seed_index, settings):
     out = subprocess.run([sys.executable, "bench/million.py", "--index", str(settings.index_dir), "--chunks", "500",
-                          "--queries", "3"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--queries", "3", "--filter", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "500 chunks" in out.stdout and "| hybrid |" in out.stdout
+    assert "| hybrid, filtered to 0.5 of the articles (" in out.stdout and "x the unfiltered p50) |" in out.stdout
 
 
 def test_load_benchmark_sixteen_clients_and_an_upload_meanwhile(seed_index, settings, tmp_path):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import qa
-from qa import dense
+from qa import dense, filters
 from qa.corpus import read_folder
 
-from .conftest import SEEDS
+from .conftest import ROOT, SEEDS
 
 DATED = {"001": ("2019-03-02", "Báo Hà Nội Mới", "Thời sự"), "002": ("2019-04-10", "Báo Hà Nội Mới", "Kinh tế"),
          "003": ("2019-06-30", "Báo Vĩnh Phúc", "Thời sự"), "004": ("2020-01-05", "VnExpress", "Du lịch")}
@@ -76,3 +76,37 @@ def test_answers_come_only_from_articles_that_pass(dated):
 def test_bad_filters_are_refused_naming_the_key(dated, bad, says):
     with pytest.raises(ValueError, match=says):
         dated[0].search("Hà Nội", 5, filters=bad)
+
+
+@pytest.mark.parametrize("question, span", [
+    ("Giá xăng tháng 4/2019 là bao nhiêu?", ("2019-04-01", "2019-04-30")),
+    ("gia xang thang 2 nam 2020", ("2020-02-01", "2020-02-29")),
+    ("Ngày 15/3/2019 giá vàng bao nhiêu?", ("2019-03-15", "2019-03-15")),
+    ("GDP quý II/2019 tăng bao nhiêu?", ("2019-04-01", "2019-06-30")),
+    ("Năm 2017 xuất khẩu bao nhiêu tấn gạo?", ("2017-01-01", "2017-12-31")),
+    ("Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", None),
+    ("tháng 13/2019", None), ("ngày 31/2/2019", None), ("Super Bowl 50 diễn ra ở đâu?", None)])
+def test_the_period_a_question_names(question, span):
+    assert filters.period(question) == span
+
+
+def test_a_year_reaches_into_the_next_january_a_month_does_not():
+    assert filters.dated_window(("2017-01-01", "2017-12-31"), 31) == ("2017-01-01", "2018-01-31")
+    assert filters.dated_window(("2019-03-01", "2019-03-31"), 31) == ("2019-03-01", "2019-03-31")
+
+
+@pytest.fixture(scope="module")
+def monthly(settings):
+    """The hand-written dated set of eval/ (the same story month after month), indexed."""
+    return qa.build_index(read_folder(ROOT / "eval" / "dated"), settings=settings)
+
+
+def test_a_period_in_the_question_ranks_and_answers_from_its_articles(monthly):
+    q = "Tháng 3/2019 giá xăng RON 95 tăng lên bao nhiêu?"
+    ans = monthly.ask(q)
+    assert ans.citations[0].doc_id == "xang-2019-03" and ans.text == "18.960 đồng"
+    assert monthly.search("Năm 2017 Việt Nam xuất khẩu bao nhiêu tấn gạo?", 1)[0].date == "2018-01-06"  # the year's report
+    off = dataclasses.replace(monthly, settings=dataclasses.replace(monthly.settings, period_first=0))
+    assert [h.doc_id for h in off.search(q, 5)] != [h.doc_id for h in monthly.search(q, 5)]
+    chosen = monthly.search(q, 5, filters={"since": "2019-05-01"})  # a date filter overrides the period named
+    assert all(h.date >= "2019-05-01" for h in chosen)
