@@ -218,7 +218,7 @@ def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf
         sentence = next(((x, y) for c in candidates if c[0] is hit for x, y in c[3] if x <= start < y), (start, end))
         return Answer(question, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
                       sentence, (start, end), round(reader.confidence(s.margin), 3))
-    below = max((s.margin for s in ranked), default=None)  # the best span that did not make it
+    below = max((s.margin for s in ranked if s.margin <= reader.threshold), default=None)  # the best that did not make it
     return Answer(question, "", False, "", [], q.kind,
                   confidence=round(reader.confidence(below), 3) if below is not None else 0.0)
 
