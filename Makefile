@@ -10,7 +10,7 @@ XQUAD ?= ../shared/data/xquad.vi.json
 NEWS ?= ../shared/data/vn_news.jsonl.gz
 READERS ?= learned rules
 
-.PHONY: run ask test install index doctor bench eval eval-xquad eval-news eval-reader train-reader clean
+.PHONY: run ask test install index doctor bench eval eval-xquad eval-news eval-dated eval-reader train-reader clean
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ eval-xquad: $(STAMP)
 eval-news: $(STAMP)
 	$(BIN)/python -m eval --gold eval/gold_news.jsonl --jsonl $(NEWS) --limit 5000 --index out/news5000 \
 		--reader $(READERS) --out out/eval-news
+
+# A question naming a period, with and without ranking that period's articles first (hand-written dated set).
+eval-dated: $(STAMP)
+	QA_PERIOD_FIRST=0 $(BIN)/python -m eval --gold eval/gold_dated.jsonl --corpus eval/dated --out out/eval-dated-off
+	QA_PERIOD_FIRST=1 $(BIN)/python -m eval --gold eval/gold_dated.jsonl --corpus eval/dated --out out/eval-dated-on
 
 # The three gold sets, the learned reader beside the rules, hybrid retrieval.
 eval-reader: $(STAMP)
