@@ -27,7 +27,8 @@ import qa  # noqa: E402
 from qa import api, corpus, formats
 from qa.cite import NOT_FOUND
 from qa.config import Settings
-from qa.index import MODES, IndexProblem
+from qa.index import MODES
+from qa.store import IndexProblem
 from qa.library import Added, Library
 from qa.types import Answer, Document, Hit
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from qa import embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
-from qa.index import _indexed_text  # noqa: E402
+from qa.split import indexed_text  # noqa: E402
 from qa.normalise import canonical  # noqa: E402
 from qa.split import chunk  # noqa: E402
 
@@ -67,7 +67,7 @@ def main() -> None:
         docs = read_jsonl(NEWS, 1 + args.chunks // 4)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    texts = [_indexed_text(c) for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
+    texts = [indexed_text(c) for d in docs for c in chunk(d, settings.chunk_size, settings.chunk_overlap)]
     texts = sorted(texts[:args.chunks], key=len, reverse=True)
     fp32 = embed.load_model(dataclasses.replace(settings, embed_backend="torch"))
     tokens = embed.count_tokens(fp32, ["passage: " + t for t in texts])

@@ -32,7 +32,8 @@ from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import dense, embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
-from qa.index import ChunkTable, _assemble, _embed, _indexed_text  # noqa: E402
+from qa.index import _assemble, _embed  # noqa: E402
+from qa.split import ChunkTable, indexed_text  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
@@ -49,7 +50,7 @@ def build(docs, settings: Settings, path: Path) -> dict:
     t2 = time.perf_counter()
     idx = _assemble(settings, docs, chunks, vecs, {"corpus_dir": None}, t0)
     idx.save(path)
-    tokens = embed.count_tokens(model, [_indexed_text(c) for c in chunks])
+    tokens = embed.count_tokens(model, [indexed_text(c) for c in chunks])
     return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}
 
 
@@ -111,7 +112,7 @@ def main() -> None:
     # BM25 scoring alone, the same tokens: ours (sparse, precomputed weights) vs rank-bm25 and bm25s
     from rank_bm25 import BM25Okapi
 
-    tokens = [terms(_indexed_text(c)) for c in idx.chunks]
+    tokens = [terms(indexed_text(c)) for c in idx.chunks]
     qtokens = [terms(q) for q in questions]
     bm = {"qa.bm25": latencies(idx.bm25.scores, qtokens),
           "rank-bm25": latencies(BM25Okapi(tokens).get_scores, qtokens[:args.slow_queries])}

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from . import corpus
 from .config import READERS, Settings
-from .index import FORMAT, MODES, Index, IndexProblem, build, open_or_build, read_manifest
+from .index import MODES, Index, build, open_or_build
 from .index import load as _load
+from .store import FORMAT, IndexProblem, read_manifest
 from .types import Answer, Chunk, Document, Hit
 
 __all__ = ["MODES", "READERS", "search", "ask", "build_index", "load", "default_index", "open_index", "Index", "IndexProblem", "Settings",

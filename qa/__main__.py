@@ -11,7 +11,8 @@ from pathlib import Path
 from . import open_index
 from .cite import format_answer, format_hits
 from .config import READERS, Settings
-from .index import MODES, IndexProblem
+from .index import MODES
+from .store import IndexProblem
 
 
 def main(argv: list[str] | None = None) -> int:

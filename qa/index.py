@@ -1,28 +1,21 @@
-"""The index: chunks, sentences, BM25 weights and faiss vectors of a corpus, built once and persisted.
-
-On disk a folder holds content-addressed files and `manifest.json`, written last by an atomic rename; the
-manifest names the model, dimension, chunking, corpus hash and each file's size and sha256, so a reader
-never sees a half-written index and a damaged or mismatched file is refused with a one-line message.
-The large files (BM25 arrays, vectors) are memory-mapped once verified: loading is quick, and a query
-brings in only the pages it reads.
+"""The index: chunks, sentences, BM25 weights and faiss vectors of a corpus, built once and persisted
+(`qa/store.py`: content-addressed files and an atomically published manifest). The large files (BM25
+arrays, vectors) are memory-mapped once verified: loading is quick, and a query brings in only the pages it
+reads.
 """
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import io
 import json
 import logging
-import os
 import shutil
-import tempfile
 import threading
 import time
-from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,52 +26,17 @@ from tqdm import tqdm
 from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import filters as filters_mod
-from . import dense, embed, fuse, read
+from . import dense, embed, fuse, read, store
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
-from .split import chunk, sentences
+from .split import ChunkTable, indexed_text, sentences
+from .store import CHECKPOINT, FORMAT, KEY_BYTES, IndexProblem, corpus_hash, document_record, read_manifest, writer_lock
 from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
-FORMAT = 5
-KEY_BYTES = 16  # of a chunk's content hash
-CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
-LOCK = ".lock"  # inside an index folder: held by the one process writing it
 MODES = ("hybrid", "bm25", "dense")
 BM25_ARRAYS = ("terms", "indptr", "rows", "weights", "counts")  # saved one .npy file each, memory-mapped on load
 NO_INDEX = "no index yet"
-
-
-class IndexProblem(ValueError):
-    """An index that cannot be used (missing, damaged, or built differently); the message is one line."""
-
-
-class ChunkTable(Sequence):
-    """The chunks of an index as three arrays (document, start, end) over the documents' text; a `Chunk` is
-    made when one is asked for, so a large index holds no second copy of every passage."""
-
-    def __init__(self, docs: list[Document], doc: np.ndarray, start: np.ndarray, end: np.ndarray):
-        self.docs, self.doc, self.start, self.end = docs, doc.astype(np.int32), start.astype(np.int64), end.astype(np.int64)
-
-    @classmethod
-    def split(cls, docs: list[Document], settings: Settings) -> "ChunkTable":
-        """The chunks of `docs` (only their offsets are kept)."""
-        doc, start, end = array("i"), array("q"), array("q")
-        for i, d in enumerate(docs):
-            for c in chunk(d, settings.chunk_size, settings.chunk_overlap):
-                doc.append(i)
-                start.append(c.start)
-                end.append(c.end)
-        return cls(docs, np.frombuffer(doc, np.int32), np.frombuffer(start, np.int64), np.frombuffer(end, np.int64))
-
-    def __len__(self) -> int:
-        return len(self.doc)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        d, a, b = self.docs[self.doc[i]], int(self.start[i]), int(self.end[i])
-        return Chunk(d.id, d.title, d.text[a:b], a, b)
 
 
 @dataclass
@@ -223,7 +181,7 @@ class Index:
         new_spans = _sentence_spans(docs)
         per_doc = np.concatenate([np.diff(self.sentence_bounds)[~gone], [len(x) for x in new_spans]])
         sents = np.concatenate([self.sentences[~gone[sent_doc]], *new_spans])
-        bm = self.bm25.extend(keep, (terms(_indexed_text(c)) for c in new), s.bm25_k1, s.bm25_b)
+        bm = self.bm25.extend(keep, (terms(indexed_text(c)) for c in new), s.bm25_k1, s.bm25_b)
         lexicon = answerer.entity_lexicon(d.text for d in all_docs)  # which bigrams are names is corpus-wide
         if gone.any() or (len(table) >= s.hnsw_min_chunks) != isinstance(self.vectors, faiss.IndexHNSW):
             vectors = dense.build(np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], new_vecs]),
@@ -255,24 +213,18 @@ class Index:
             for d in self.docs:
                 f.write(json.dumps(document_record(d), ensure_ascii=False).encode() + b"\n")
 
-        c = self.chunks
+        c, lex = self.chunks, self.lexicon
         files = {
-            "docs": _atomic_write(path, "docs", ".jsonl", docs),
-            "chunks": _atomic_write(path, "chunks", ".npz", lambda f: f.write(_npz(
+            "docs": ("docs", ".jsonl", docs),
+            "chunks": ("chunks", ".npz", lambda f: f.write(store.npz(
                 doc=c.doc, start=c.start, end=c.end, sentences=self.sentences, sentence_bounds=self.sentence_bounds))),
-            **{f"bm25_{name}": _atomic_write(path, f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25, name): np.save(f, a))
+            **{f"bm25_{name}": (f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25, name): np.save(f, a))
                for name in BM25_ARRAYS},
-            "lexicon": _atomic_write(path, "lexicon", ".json", lambda f: f.write(json.dumps(
-                {"names": sorted(self.lexicon.names), "places": sorted(self.lexicon.places)}, ensure_ascii=False).encode())),
-            "vectors": _atomic_write(path, "vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
+            "lexicon": ("lexicon", ".json", lambda f: f.write(json.dumps(
+                {"names": sorted(lex.names), "places": sorted(lex.places)}, ensure_ascii=False).encode())),
+            "vectors": ("vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
         }
-        manifest = {**self.manifest, "format": FORMAT, "files": files}
-        _publish(path, manifest)
-        keep = {f["name"] for f in files.values()} | {"manifest.json", CHECKPOINT, LOCK}
-        for old in path.iterdir():  # files of earlier builds, and temp files of interrupted ones
-            if old.name not in keep and old.is_file():
-                old.unlink(missing_ok=True)
-        self.manifest, self.path = manifest, path
+        self.manifest, self.path = store.write_files(path, files, self.manifest), path
         return path
 
 
@@ -292,7 +244,7 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
 
 def chunk_key(c: Chunk) -> bytes:
     """The content hash of what a chunk's vector is computed from."""
-    return hashlib.sha1(_indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
+    return hashlib.sha1(indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
 
 
 def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
@@ -302,7 +254,7 @@ def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
     only when there is something to embed."""
     known = dict(known or {})
     if checkpoint is not None:
-        known.update(read_checkpoint(checkpoint, settings))
+        known.update(store.read_checkpoint(checkpoint, settings))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
     model = embed.load_model(settings) if todo or not keys else None
@@ -311,10 +263,10 @@ def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
     tokens, t0 = 0, time.perf_counter()
     for s in range(0, len(todo), settings.checkpoint_chunks):
         part = todo[s:s + settings.checkpoint_chunks]
-        texts = [_indexed_text(chunks[i]) for i in part]
+        texts = [indexed_text(chunks[i]) for i in part]
         vecs = embed.encode(model, texts, "passage", settings.batch_size)
         if checkpoint is not None:
-            write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
+            store.write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
         known.update(zip((keys[i] for i in part), vecs))
         if progress:
             tokens += embed.count_tokens(model, texts)
@@ -326,34 +278,6 @@ def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
-def write_checkpoint(folder: Path, settings: Settings, keys: list[bytes], vecs: np.ndarray) -> None:
-    """One finished batch of an indexing run, written atomically (a torn file is never read back)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder, _embedder_tag(settings), ".npz", lambda f: f.write(
-        _npz(keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_BYTES),  # not "S16": numpy
-             vectors=vecs.astype(np.float32))))  # strips a bytes string's trailing zeros
-
-
-def read_checkpoint(folder: Path, settings: Settings) -> dict[bytes, np.ndarray]:
-    """Vectors that a previous run with the same model and backend left behind; a damaged batch is skipped."""
-    out: dict[bytes, np.ndarray] = {}
-    dims = set()
-    for f in sorted(folder.glob(f"{_embedder_tag(settings)}-*.npz")) if folder.is_dir() else []:
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                keys, vecs = z["keys"], z["vectors"]
-            if vecs.ndim == 2 and keys.shape == (len(vecs), KEY_BYTES) and dims <= {vecs.shape[1]}:
-                dims.add(vecs.shape[1])
-                out.update(zip(map(bytes, keys), vecs))
-        except Exception:  # noqa: BLE001 - whatever is wrong with it, those chunks are embedded again
-            log.warning("ignored a damaged checkpoint file %s", f)
-    return out
-
-
-def _embedder_tag(settings: Settings) -> str:
-    return "emb-" + hashlib.sha1(f"{settings.embed_model}|{settings.embed_backend}".encode()).hexdigest()[:8]
-
-
 def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vectors: np.ndarray | faiss.Index,
               manifest: dict, t0: float, derived: tuple | None = None) -> Index:
     """An index from documents, their chunks and the chunks' vectors (an array, or a faiss index already
@@ -362,7 +286,7 @@ def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vect
     if derived is None:
         spans = _sentence_spans(docs)
         bounds = np.cumsum([0] + [len(s) for s in spans], dtype=np.int64)
-        bm = bm25_mod.BM25.fit((terms(_indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
+        bm = bm25_mod.BM25.fit((terms(indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
         derived = (np.concatenate(spans) if spans else np.zeros((0, 2), np.int32), bounds, bm,
                    answerer.entity_lexicon(d.text for d in docs))
     if isinstance(vectors, np.ndarray):
@@ -402,13 +326,13 @@ def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
     if set(files) != {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in BM25_ARRAYS)}:
         raise IndexProblem(f"index manifest {path / 'manifest.json'} does not list this format's files: rebuild the index")
     try:
-        docs = _read_docs(path, files["docs"])
-        ch = np.load(io.BytesIO(_verified(path, files["chunks"])), allow_pickle=False)
-        lex = json.loads(_verified(path, files["lexicon"]))
+        docs = store.read_docs(path, files["docs"])
+        ch = np.load(io.BytesIO(store.verified(path, files["chunks"])), allow_pickle=False)
+        lex = json.loads(store.verified(path, files["lexicon"]))
         lexicon = answerer.Lexicon(frozenset(lex["names"]), frozenset(lex["places"]))
-        bm = bm25_mod.BM25(*(np.load(_checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
+        bm = bm25_mod.BM25(*(np.load(store.checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
                              for a in BM25_ARRAYS), n_chunks=len(ch["doc"]))
-        vectors = faiss.read_index(str(_checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
+        vectors = faiss.read_index(str(store.checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
     except IndexProblem:
         raise
     except FileNotFoundError:
@@ -434,7 +358,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
                 idx = load(path, settings)
                 if source and idx.manifest.get("corpus_dir") != str(Path(source).resolve()):  # the folder moved
                     idx.manifest["corpus_dir"] = str(Path(source).resolve())
-                    _publish(Path(path), idx.manifest)
+                    store.publish(Path(path), idx.manifest)
                 return idx
         except IndexProblem as e:
             why = str(e)
@@ -447,22 +371,6 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
         return idx
 
 
-@contextmanager
-def writer_lock(path: str | Path) -> Iterator[None]:
-    """Hold the index folder's write lock (readers need none: they see the old manifest or the new). The
-    kernel releases it when the process ends, however it ends."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        f = open(path / LOCK, "a")
-    except OSError:  # a read-only index: nobody writes it, and a build will say why it cannot
-        yield
-        return
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
 def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
     """The vectors of the index at `path` by chunk content hash, when it is readable and of the same model:
     an update embeds only what changed."""
@@ -472,9 +380,9 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
                                                                                           settings.embed_backend):
             return {}
         files = manifest["files"]
-        docs = _read_docs(path, files["docs"])
-        ch = np.load(io.BytesIO(_verified(path, files["chunks"])), allow_pickle=False)
-        vectors = faiss.read_index(str(_checked(path, files["vectors"])))
+        docs = store.read_docs(path, files["docs"])
+        ch = np.load(io.BytesIO(store.verified(path, files["chunks"])), allow_pickle=False)
+        vectors = faiss.read_index(str(store.checked(path, files["vectors"])))
         chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
         if len(chunks) != vectors.ntotal:
             return {}
@@ -499,35 +407,6 @@ def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings
     return None
 
 
-def read_manifest(path: Path) -> dict | None:
-    """The manifest of the index at `path`; None when there is none; IndexProblem when it is unreadable."""
-    try:
-        manifest = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError):
-        raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is unreadable: rebuild the index") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is not an index manifest: rebuild the index")
-    return manifest
-
-
-def corpus_hash(docs: list[Document]) -> str:
-    """What the documents say, whatever their order (uploads come in upload order, folders sorted by name)."""
-    h = hashlib.sha256()
-    for d in sorted(docs, key=lambda d: d.id):
-        about = {k: v for k, v in document_record(d).items() if k not in ("id", "title", "text")}
-        for part in (d.id, d.title, d.text, *([json.dumps(about, sort_keys=True, ensure_ascii=False)] if about else [])):
-            h.update(part.encode("utf-8"))
-            h.update(b"\x00")
-    return h.hexdigest()
-
-
-def document_record(d: Document) -> dict:
-    """A document as stored: id, title and text, and its date, source, url and meta where it has them."""
-    return {k: v for k, v in dataclasses.asdict(d).items() if v or k in ("id", "title", "text")}
-
-
 def check_question(question, limit: int) -> str:
     """The question, stripped and cut to `limit` characters; ValueError when it is empty or not text."""
     if not isinstance(question, str):
@@ -538,94 +417,8 @@ def check_question(question, limit: int) -> str:
     return question[:limit]
 
 
-def _indexed_text(c: Chunk) -> str:
-    """What BM25 and the embedder see: the title gives a passage its context."""
-    return c.text if c.text.startswith(c.title) else f"{c.title}\n{c.text}"
-
-
 def _settings_of(settings: Settings, manifest: dict) -> Settings:
     """The caller's settings with the index's own model and backend, so queries embed like its passages."""
     return dataclasses.replace(settings, embed_model=manifest.get("model", settings.embed_model),
                                embed_backend=manifest.get("backend", "torch"))
 
-
-def _publish(path: Path, manifest: dict) -> None:
-    """Replace the manifest atomically: readers see the old one or the new one, whole."""
-    tmp = path / f".manifest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path / "manifest.json")
-
-
-def _read_docs(folder: Path, meta: dict) -> list[Document]:
-    return [Document(**json.loads(line)) for line in _verified(folder, meta).decode("utf-8").splitlines() if line]
-
-
-def _npz(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-class _Hashing:
-    """A file being written, with the sha256 and size of what went in."""
-
-    def __init__(self, f):
-        self.f, self.sha, self.size = f, hashlib.sha256(), 0
-
-    def write(self, data) -> int:
-        self.sha.update(data)
-        self.size += memoryview(data).nbytes
-        return self.f.write(data)
-
-
-def _atomic_write(folder: Path, stem: str, suffix: str, write: Callable) -> dict:
-    """`write(file)` into a temp file, renamed `<stem>-<sha12><suffix>` when complete; its manifest entry."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            out = _Hashing(f)
-            write(out)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = out.sha.hexdigest()
-        target = folder / f"{stem}-{digest[:12]}{suffix}"
-        if target.exists() and target.stat().st_size == out.size:
-            os.unlink(tmp)
-        else:
-            os.chmod(tmp, 0o644)  # readable like any file the user writes (mkstemp makes it private)
-            os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return {"name": target.name, "size": out.size, "sha256": digest}
-
-
-def _verified(folder: Path, meta: dict) -> bytes:
-    """The bytes of an index file, checked against its manifest entry."""
-    target = folder / meta["name"]
-    try:
-        data = target.read_bytes()
-    except OSError:
-        raise IndexProblem(f"index file {target} is missing: rebuild the index") from None
-    _compare(target, meta, len(data), hashlib.sha256(data))
-    return data
-
-
-def _checked(folder: Path, meta: dict) -> Path:
-    """An index file's path once its size and checksum match its manifest entry (read in blocks, not kept)."""
-    target = folder / meta["name"]
-    sha, size = hashlib.sha256(), 0
-    try:
-        with open(target, "rb") as f:
-            while block := f.read(1 << 22):
-                sha.update(block)
-                size += len(block)
-    except OSError:
-        raise IndexProblem(f"index file {target} is missing: rebuild the index") from None
-    _compare(target, meta, size, sha)
-    return target
-
-
-def _compare(target: Path, meta: dict, size: int, sha) -> None:
-    if size != meta["size"] or sha.hexdigest() != meta["sha256"]:
-        raise IndexProblem(f"index file {target} is damaged (size or checksum differs): rebuild the index")

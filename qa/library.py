@@ -20,7 +20,8 @@ import yaml
 
 from . import corpus, open_index
 from .config import Settings
-from .index import load, read_manifest, writer_lock
+from .index import load
+from .store import read_manifest, writer_lock
 from .normalise import fold
 from .types import Answer, Document, Hit
 

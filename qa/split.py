@@ -8,9 +8,13 @@ a separator, so they end on sentence boundaries where they can and overlap by `c
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Sequence
 
+import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from .config import Settings
 from .types import Chunk, Document
 
 _ABBREV = ["TP", "Tp", "TS", "ThS", "PGS", "GS", "BS", "KS", "Q", "P", "St", "Mr", "Mrs", "Dr", "v.v", "tr", "Th"]
@@ -57,3 +61,36 @@ def _locate(text: str, piece: str, prev: Chunk | None, overlap: int) -> int:
     if start < 0 or start > prev.end:  # more overlap than asked for: the latest occurrence that touches prev
         start = text.rfind(piece, prev.start + 1, prev.end + len(piece))
     return start if start >= 0 else text.find(piece, prev.start + 1)
+
+
+class ChunkTable(Sequence):
+    """The chunks of an index as three arrays (document, start, end) over the documents' text; a `Chunk` is
+    made when one is asked for, so a large index holds no second copy of every passage."""
+
+    def __init__(self, docs: list[Document], doc: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.docs, self.doc, self.start, self.end = docs, doc.astype(np.int32), start.astype(np.int64), end.astype(np.int64)
+
+    @classmethod
+    def split(cls, docs: list[Document], settings: Settings) -> "ChunkTable":
+        """The chunks of `docs` (only their offsets are kept)."""
+        doc, start, end = array("i"), array("q"), array("q")
+        for i, d in enumerate(docs):
+            for c in chunk(d, settings.chunk_size, settings.chunk_overlap):
+                doc.append(i)
+                start.append(c.start)
+                end.append(c.end)
+        return cls(docs, np.frombuffer(doc, np.int32), np.frombuffer(start, np.int64), np.frombuffer(end, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        d, a, b = self.docs[self.doc[i]], int(self.start[i]), int(self.end[i])
+        return Chunk(d.id, d.title, d.text[a:b], a, b)
+
+
+def indexed_text(c: Chunk) -> str:
+    """What BM25 and the embedder see: the title gives a passage its context."""
+    return c.text if c.text.startswith(c.title) else f"{c.title}\n{c.text}"

@@ -18,7 +18,8 @@ import pytest
 
 import qa
 from qa.corpus import make_document, read_folder
-from qa.index import CHECKPOINT, ChunkTable
+from qa.split import ChunkTable
+from qa.store import CHECKPOINT
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -28,12 +29,12 @@ NEW_QUESTION = "Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền xây trường
 
 CHILD = r"""
 import os, signal, sys
-import qa.index as ix
+import qa.store as st
 point, n = sys.argv[1], int(sys.argv[2])
 calls = 0
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
-write = ix._atomic_write
+write = st.atomic_write
 def counted(folder, stem, suffix, fn):
     global calls
     calls += 1
@@ -45,7 +46,7 @@ def counted(folder, stem, suffix, fn):
             die()
         return write(folder, stem, suffix, torn)
     return write(folder, stem, suffix, fn)
-ix._atomic_write = counted
+st.atomic_write = counted
 replace = os.replace
 def publish(src, dst):
     if point == "before-publish" and str(dst).endswith("manifest.json"):
@@ -53,7 +54,7 @@ def publish(src, dst):
     replace(src, dst)
     if point == "after-publish" and str(dst).endswith("manifest.json"):
         die()
-ix.os.replace = publish
+st.os.replace = publish
 from qa.__main__ import main
 main(["index", sys.argv[3]])
 """

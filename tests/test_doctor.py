@@ -11,7 +11,7 @@ import pytest
 
 import qa
 from qa import doctor
-from qa.index import CHECKPOINT, writer_lock
+from qa.store import CHECKPOINT, writer_lock
 
 from .conftest import ROOT, SEEDS
 

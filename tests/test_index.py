@@ -15,8 +15,8 @@ import pytest
 import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
 from qa.corpus import read_folder, read_jsonl
-from qa.index import (CHECKPOINT, FORMAT, IndexProblem, chunk_key, load, open_or_build, previous_vectors,
-                      read_checkpoint, write_checkpoint)
+from qa.index import chunk_key, load, open_or_build, previous_vectors
+from qa.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -110,7 +110,7 @@ def test_dates_sources_and_links_are_stored_and_carried_by_every_hit(settings, t
     assert (hits["a"].date, hits["a"].source, hits["a"].url) == ("2019-03-15", "Báo Mẫu", "https://bao.example/a")
     assert hits["b"].date == "2018-01-02" and hits["b"].source == ""  # from its dateline
     moved = [dict(records[0], date="2019-03-16"), records[1]]
-    assert qa.index.corpus_hash(qa.corpus.from_records(moved)) != idx.manifest["corpus_hash"]  # a new date is a change
+    assert qa.store.corpus_hash(qa.corpus.from_records(moved)) != idx.manifest["corpus_hash"]  # a new date is a change
 
 
 def test_build_from_records_and_titles(settings):
