@@ -61,11 +61,9 @@ _NOT_NOUN = {fold(w) for w in rules.ORG_STOP} | {"nay", "do", "nua", "moi", "kha
 _NOT_COUNTED = {"ty", "trieu", "nghin", "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban"}
 
 
-def spans(kind: str, sent: str, folded: str, places: frozenset[str],
-          nouns: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
-    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun,
-    two syllables when they are one of `nouns`: "468 tổ chức", not "3 đợt bắt"); for "other", what follows
-    là / để / vì (a definition, a purpose, a reason) and a name after a common head."""
+def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
+    """Answer candidates of one kind in a sentence: the type checks' spans (a count is a number and its noun);
+    for "other", what follows là / để / vì (a definition, a purpose, a reason) and a name after a common head."""
     if kind == "other":  # matched on the accented text: folded "do" would also be đó, đỏ, độ
         lower, out = sent.lower(), []
         for m in _OTHER.finditer(lower):
@@ -83,8 +81,8 @@ def spans(kind: str, sent: str, folded: str, places: frozenset[str],
             if (m.group(2) in _NOT_COUNTED or m.group(2) in _NOT_NOUN or m.group(2).isdigit() or not sent[m.start(2)].islower() or len(m.group(1)) > 7
                     or re.search(r"(?:\bso|[-/.,])\s*$", folded[:m.start()]) or any(a <= m.start() < b for a, b in taken)):
                 continue
-            second = m.group(3)
-            two = second and f"{m.group(2)} {second.strip()}" in nouns and sent[m.start(3) + 1].islower()
+            second = m.group(3)  # nouns are often two syllables: "468 tổ chức"
+            two = second and sent[m.start(3) + 1].islower() and second.strip() not in _NOT_NOUN
             out.append((m.start(), m.end(3) if two else m.end(2)))
         return out + [m.span() for m in _PERCENT.finditer(folded)]
     if kind == "place":  # names after a place word or tại/ở; not the lexicon's, which holds words that open sentences
@@ -204,20 +202,6 @@ def context_around(text: str, spans_: list[tuple[int, int]], j: int, rng: random
     return spans_[lo][0], spans_[hi][1]
 
 
-def counted_nouns(texts: Iterable[str], least: int = 20, share: float = 0.1) -> frozenset[str]:
-    """Two-syllable words (folded, "to chuc"): pairs seen at least `least` times whose second syllable follows
-    the first in at least `share` of the first's occurrences; what a count's noun may be, as against the
-    words that merely follow it ("3 đợt bắt")."""
-    one: Counter = Counter()
-    two: Counter = Counter()
-    for text in texts:
-        for line in fold(text).splitlines():
-            words = re.findall(r"[^\W\d_]+", line)
-            one.update(words)
-            two.update(f"{x} {y}" for x, y in zip(words, words[1:]))
-    return frozenset(k for k, n in two.items() if n >= least and n >= share * one[k.split()[0]])
-
-
 KINDS = ("money", "count", "date", "person", "place", "organisation", "other")
 
 
@@ -227,7 +211,6 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
     docs = list(docs)
     if places is None:
         places = rules.entity_lexicon(d.text for d in docs).places
-    nouns = counted_nouns(d.text for d in docs)
     made: list[dict] = []
     by_answer: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # answer -> (doc, sent, a, b)
     entities: dict[str, set[str]] = {"place": set(), "person": set()}
@@ -241,7 +224,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
             if not MIN_SENTENCE <= sb - sa <= MAX_SENTENCE or "|" in text[sa:sb]:
                 continue
             for kind in KINDS:
-                for a, b in spans(kind, text[sa:sb], folded[sa:sb], places, nouns):
+                for a, b in spans(kind, text[sa:sb], folded[sa:sb], places):
                     ans = text[sa + a:sa + b].strip(" ,.;:")
                     if not ans or len(ans) > 60:
                         continue

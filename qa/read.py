@@ -25,11 +25,6 @@ from .types import Answer, Hit
 MAX_ANSWER_TOKENS = 24
 _EDGE = " \t\n,.;:"  # trimmed off an answer's ends
 TOP_TOKENS = 16  # start and end candidates considered per passage
-RANKINGS = {  # how spans from different passages are ordered; training chooses one on held-out questions
-    "margin": lambda s: -s.margin,  # over each passage's own no-answer score
-    "score": lambda s: -s.score,  # by the span's logits alone (comparable after shared normalisation)
-    "both": lambda s: -(s.margin + s.score),
-}
 
 
 @dataclass(frozen=True)
@@ -40,7 +35,6 @@ class Span:
     start: int
     end: int
     margin: float  # best span score minus the no-answer score (logits)
-    score: float = 0.0  # the span's own start + end logits, which shared normalisation makes comparable across passages
 
 
 def encode_pairs(tokenizer, question: str, contexts: list[str], max_len: int):
@@ -98,7 +92,7 @@ def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[
             continue
         null = start[row, 0] + end[row, 0]
         a, b = int(offsets[row, arg[0], 0]), int(offsets[row, arg[1], 1])
-        out.append(Span(row, a, b, float(best - null), float(best)))
+        out.append(Span(row, a, b, float(best - null)))
     return out
 
 
@@ -111,7 +105,6 @@ class Reader:
         self.meta = meta
         self.max_len = int(meta["max_len"])
         self.threshold = float(meta["threshold"])
-        self.rank = meta.get("rank", "margin")
         self.tokenizer = tokenizer_for(base, self.max_len)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
@@ -200,10 +193,10 @@ def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf
     chosen = windows(q, candidates, settings)
     texts = {c[0].doc_id: c[1] for c in candidates}
     spans = reader.read(question, [texts[h.doc_id][a:b] for h, a, b in chosen])
-    ranked = sorted((s for s in spans if s is not None), key=RANKINGS[reader.rank])
+    ranked = sorted((s for s in spans if s is not None), key=lambda s: -s.margin)
     for s in ranked:
         if s.margin <= reader.threshold:
-            continue
+            break
         hit, a, _ = chosen[s.passage]
         text = texts[hit.doc_id]
         start, end = a + s.start, a + s.end
@@ -218,9 +211,8 @@ def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf
         sentence = next(((x, y) for c in candidates if c[0] is hit for x, y in c[3] if x <= start < y), (start, end))
         return Answer(question, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
                       sentence, (start, end), round(reader.confidence(s.margin), 3))
-    below = max((s.margin for s in ranked if s.margin <= reader.threshold), default=None)  # the best that did not make it
-    return Answer(question, "", False, "", [], q.kind,
-                  confidence=round(reader.confidence(below), 3) if below is not None else 0.0)
+    below = [s.margin for s in ranked if s.margin <= reader.threshold]  # the best span that did not make it
+    return Answer(question, "", False, "", [], q.kind, confidence=round(reader.confidence(below[0]), 3) if below else 0.0)
 
 
 def _typed(q: rules.Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:

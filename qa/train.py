@@ -24,7 +24,7 @@ from . import corpus
 from .config import Settings
 from .convert import ensure_converted
 from .questions import generate, stats
-from .read import RANKINGS, Span, best_spans, encode_pairs, tokenizer_for
+from .read import best_spans, encode_pairs, tokenizer_for
 
 ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vn_news.jsonl.gz"
 EVAL_ARTICLES = 5000  # the archive's first articles: never trained on
@@ -86,45 +86,16 @@ def targets(offsets: np.ndarray, examples: list[dict]) -> tuple[np.ndarray, np.n
 
 
 def batches(examples: list[dict], size: int, seed: int) -> list[list[int]]:
-    """Batches of similar length (less padding) in a seeded random order; the passages asked the same
-    question stay in one batch, for the shared-normalisation loss (`group_loss`)."""
+    """Batches of similar length (less padding), in a seeded random order."""
     rng = random.Random(seed)
-    by_question: dict[str, list[int]] = {}
-    for i, ex in enumerate(examples):
-        by_question.setdefault(ex["question"], []).append(i)
-    units = list(by_question.values())
-    rng.shuffle(units)
-    length = lambda u: max(len(examples[k]["question"]) + len(examples[k]["context"]) for k in u)  # noqa: E731
-    out: list[list[int]] = []
-    for i in range(0, len(units), size * 40):
-        current: list[int] = []
-        for unit in sorted(units[i:i + size * 40], key=length):
-            if current and len(current) + len(unit) > size:
-                out.append(current)
-                current = []
-            current += unit[:size]
-        if current:
-            out.append(current)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    out = []
+    for i in range(0, len(order), size * 50):
+        group = sorted(order[i:i + size * 50], key=lambda k: len(examples[k]["question"]) + len(examples[k]["context"]))
+        out += [group[j:j + size] for j in range(0, len(group), size)]
     rng.shuffle(out)
     return out
-
-
-def group_loss(logits: torch.Tensor, gold: np.ndarray, part: list[dict]) -> torch.Tensor | None:
-    """Shared normalisation (Clark and Gardner 2018): the passages asked one question compete in one softmax
-    over all their tokens, the answer's tokens in any of them being right, so that span scores compare
-    across the passages that retrieval puts side by side. None when no batch group has an answer and a rival."""
-    groups: dict[str, list[int]] = {}
-    for row, ex in enumerate(part):
-        groups.setdefault(ex["question"], []).append(row)
-    terms = []
-    for rows in groups.values():
-        if len(rows) < 2 or not any(gold[r] > 0 for r in rows):
-            continue
-        flat = logits[rows, 1:].reshape(-1)  # the no-answer token is not a span
-        width = logits.shape[1] - 1
-        right = [k * width + int(gold[r]) - 1 for k, r in enumerate(rows) if gold[r] > 0]
-        terms.append(torch.logsumexp(flat, 0) - torch.logsumexp(flat[right], 0))
-    return torch.stack(terms).mean() if terms else None
 
 
 def examples_for(out: Path, archive: Path, docs: int, seed: int,
@@ -150,7 +121,7 @@ def examples_for(out: Path, archive: Path, docs: int, seed: int,
 
 
 def predict(net: ReaderNet, tok, examples: list[dict], max_len: int):
-    """The best span's text, its margin over no-answer and its own score, for each example."""
+    """The best span's text and its margin over no-answer, for each example."""
     net.eval()
     out = []
     with torch.no_grad():
@@ -158,26 +129,8 @@ def predict(net: ReaderNet, tok, examples: list[dict], max_len: int):
             ids, mask, offsets = encode_pairs(tok, ex["question"], [ex["context"]], max_len)
             s, e = net(torch.from_numpy(ids), torch.from_numpy(mask))
             span = best_spans(s.numpy(), e.numpy(), offsets)[0]
-            out.append(("", -1e9, -1e9) if span is None else (ex["context"][span.start:span.end], span.margin, span.score))
+            out.append(("", -1e9) if span is None else (ex["context"][span.start:span.end], span.margin))
     return out
-
-
-def choose_ranking(examples: list[dict], preds: list[tuple[str, float, float]]) -> tuple[str, dict]:
-    """The ordering of `read.RANKINGS` that most often puts a right span first among the passages asked the
-    same question (held-out generated groups: the answer's passage beside ones without it)."""
-    from eval.metrics import contains
-
-    groups: dict[str, list[int]] = {}
-    for i, ex in enumerate(examples):
-        groups.setdefault(ex["question"], []).append(i)
-    groups = {q: rows for q, rows in groups.items() if len(rows) > 1 and any(examples[r]["answer_start"] >= 0 for r in rows)}
-    right = {}
-    for name, key in RANKINGS.items():
-        span = lambda r: Span(r, 0, 0, preds[r][1], preds[r][2])  # noqa: E731
-        firsts = [min(rows, key=lambda r: key(span(r))) for rows in groups.values()]
-        right[name] = sum(examples[r]["answer_start"] >= 0 and contains(preds[r][0], [examples[r]["answer"]]) for r in firsts)
-    best = max(right, key=lambda n: (right[n], n == "margin"))
-    return best, {"dev groups": len(groups), **{f"dev groups right first ({n})": v for n, v in right.items()}}
 
 
 def calibrate(examples: list[dict], preds: list[tuple[str, float]]) -> tuple[float, dict]:
@@ -185,10 +138,10 @@ def calibrate(examples: list[dict], preds: list[tuple[str, float]]) -> tuple[flo
     from eval.metrics import f1
 
     gold = [[ex["answer"]] if ex["answer_start"] >= 0 else [] for ex in examples]
-    scores = [f1(p[0], g) if g else 0.0 for p, g in zip(preds, gold)]
+    scores = [f1(text, g) if g else 0.0 for (text, _), g in zip(preds, gold)]
     best = (-1.0, 0.0)
-    for t in sorted({round(p[1], 2) for p in preds} | {0.0}):
-        total = sum((sc if p[1] > t else 0.0) if g else float(p[1] <= t) for sc, p, g in zip(scores, preds, gold))
+    for t in sorted({round(m, 2) for _, m in preds} | {0.0}):
+        total = sum((sc if m > t else 0.0) if g else float(m <= t) for sc, (_, m), g in zip(scores, preds, gold))
         best = max(best, (total / len(examples), -t))
     t = -best[1]
     answerable = [i for i, g in enumerate(gold) if g]
@@ -236,9 +189,6 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
         s, e = net(torch.from_numpy(ids), torch.from_numpy(mask))
         loss = (torch.nn.functional.cross_entropy(s, torch.from_numpy(s_t))
                 + torch.nn.functional.cross_entropy(e, torch.from_numpy(e_t))) / 2
-        shared = [x for x in (group_loss(s, s_t, part), group_loss(e, e_t, part)) if x is not None]
-        if shared:
-            loss = loss + sum(shared) / 2
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -258,13 +208,12 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
     _checkpoint(ckpt, net, opt, sched, step, wall, losses)
     preds = predict(net, tok, dev_ex, max_len)
     threshold, figures = calibrate(dev_ex, preds)
-    rank, ranking = choose_ranking(dev_ex, preds)
-    meta = {"base": base.name, "layers_trained": layers, "max_len": max_len, "threshold": threshold, "rank": rank,
+    meta = {"base": base.name, "layers_trained": layers, "max_len": max_len, "threshold": threshold,
             "seed": seed, "lr": lr, "batch": batch, "steps": step, "planned_steps": len(order),
             "examples_seen": step * batch, "train_examples": len(train_ex), "dev_examples": len(dev_ex),
             "train_docs": docs, "wall_minutes": round(wall / 60, 1),
             "loss_start": _mean(losses[:_window(losses)]), "loss_end": _mean(losses[-_window(losses):]), "data": json.loads((out / "data-stats.json").read_text()),
-            **figures, **ranking}
+            **figures}
     save_weights(net, Path(weights), meta)
     write_card(Path(weights), meta)
     return meta
