@@ -3,7 +3,7 @@ over an index made by repeating a real one.
 
     .venv/bin/python bench/million.py --index out/news5000 [--chunks 1000000] [--queries 100] [--hnsw]
 
-BM25 is real: the index's own weight matrix, its rows repeated until there are --chunks of them (the same
+BM25 is real: the index's own postings, its chunks repeated until there are --chunks of them (the same
 text many times over; idf barely moves when every document is repeated alike). The vectors are synthetic
 (random unit vectors; embedding a million real chunks takes days on this machine), searched exactly
 (flat) or, with --hnsw, through the HNSW graph the index would use at that size (slow to build here). The
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import answer, dense, embed, fuse  # noqa: E402
-from qa.bm25 import BM25  # noqa: E402
+from qa.bm25 import BM25, Postings  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
 
@@ -54,11 +53,8 @@ def main() -> None:
     n0 = len(idx.chunks)
     reps = -(-args.chunks // n0)
     t = time.perf_counter()
-    bm = idx.bm25
-    w = sparse.csc_matrix((bm.weights, bm.rows, bm.indptr), shape=(n0, len(bm.terms))).tocsr()
-    m = sparse.vstack([w] * reps, format="csr")[:args.chunks].tocsc()
-    big = BM25(bm.terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data,
-               np.ones(len(m.data), np.uint16), args.chunks)  # (term counts are read only when documents are added)
+    last = np.arange(n0) < args.chunks - (reps - 1) * n0  # the last copy, cut at --chunks
+    big = BM25([Postings.merge(idx.bm25.parts * reps, [None] * (reps - 1) + [last])], None, s.bm25_k1, s.bm25_b)
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((args.chunks, idx.vectors.d), dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

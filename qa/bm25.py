@@ -1,88 +1,161 @@
-"""Okapi BM25 on a sparse matrix: the per-(chunk, term) weights are computed at index time, so a query
-is a sum of a few columns (a sparse matrix-vector product over just those columns, read from arrays that
-a saved index memory-maps). Same formula as rank-bm25's BM25Okapi (its idf floor included), which the
-tests use as the reference.
+"""Okapi BM25 over segments of postings, scored at query time from term counts.
 
-Terms are kept as sorted 64-bit hashes rather than strings: a vocabulary of millions of syllables and
-bigrams loads as one array and is looked up with a binary search (two terms sharing a hash, odds about
-1e-7 at 5 million terms, would share a column).
+Each segment's postings are written once and never change: its terms as sorted 64-bit hashes, for each
+term the chunks that hold it and how often (compressed sparse columns as plain arrays, which a saved index
+memory-maps: a query reads only its own terms' columns), and each chunk's length. The corpus-wide
+statistics (live chunks, their average length, each query term's document frequency) are counted over the
+live chunks of every segment when a query comes, so an index split into segments, some of its chunks
+deleted, scores exactly like one built afresh from the chunks that remain.
+
+The idf is Lucene's, log(1 + (N - df + 0.5) / (df + 0.5)), as in bm25s (the tests' reference): never
+negative, and it needs no statistic over the whole vocabulary, which rank-bm25's floor (a share of the mean
+idf) would. Terms are hashes rather than strings: a vocabulary of millions of syllables and bigrams loads
+as one array and is looked up with a binary search (two terms sharing a hash, odds about 1e-7 at 5 million
+terms, would share a column).
 """
 from __future__ import annotations
 
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-EPSILON = 0.25  # rank-bm25: negative idf is replaced by EPSILON * mean idf
-
 
 @dataclass
-class BM25:
-    """The weights by term (compressed sparse columns as plain arrays, which a saved index memory-maps:
-    a query reads only its own terms' columns). Term counts are kept beside the weights so documents can
-    be added without reading the others again (`extend`)."""
+class Postings:
+    """One segment's term counts by term, and its chunks' lengths in tokens."""
 
     terms: np.ndarray  # (n_terms,) uint64 term hashes, sorted; term j's entries are at indptr[j]:indptr[j + 1]
     indptr: np.ndarray  # (n_terms + 1,) int64
-    rows: np.ndarray  # (nnz,) int32: the chunk of each entry
-    weights: np.ndarray  # (nnz,) float32
+    rows: np.ndarray  # (nnz,) int32: the chunk of each entry, ascending within a term
     counts: np.ndarray  # (nnz,) uint16: how often the term occurs in the chunk
-    n_chunks: int
+    lengths: np.ndarray  # (n_chunks,) float32
+
+    ARRAYS = ("terms", "indptr", "rows", "counts", "lengths")  # what an index saves, one .npy file each
+
+    @classmethod
+    def of(cls, docs: Iterable[list[str]]) -> "Postings":
+        """The postings of `docs` (token lists, read once: a generator keeps only one in memory at a time)."""
+        vocab: dict[str, int] = {}
+        per_doc, cols, tfs = array("q"), array("i"), array("f")  # compact while reading
+        for doc in docs:
+            c = Counter(doc)
+            per_doc.append(len(c))
+            cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
+            tfs.extend(c.values())
+        hashes = term_hashes(list(vocab))
+        order = np.argsort(hashes, kind="stable")
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        rows = np.repeat(np.arange(len(per_doc), dtype=np.int32), np.frombuffer(per_doc, dtype=np.int64))
+        col = rank[np.frombuffer(cols, dtype=np.int32)]
+        return cls._sorted(hashes[order], rows, col, np.frombuffer(tfs, dtype=np.float32), len(per_doc))
+
+    @classmethod
+    def merge(cls, parts: Sequence["Postings"], live: Sequence[np.ndarray | None]) -> "Postings":
+        """One segment of the live chunks of `parts`, in order: the same as `of` on their token lists."""
+        keeps = [np.ones(p.n_chunks, bool) if m is None else np.asarray(m, bool) for p, m in zip(parts, live)]
+        terms = np.unique(np.concatenate([p.terms for p in parts])) if parts else np.zeros(0, np.uint64)
+        rows, cols, tfs, base = [], [], [], 0
+        for p, keep in zip(parts, keeps):
+            mask = keep[p.rows]
+            col = np.repeat(np.searchsorted(terms, p.terms), np.diff(p.indptr))[mask]
+            rows.append((np.cumsum(keep) - 1)[p.rows[mask]] + base)
+            cols.append(col)
+            tfs.append(p.counts[mask].astype(np.float32))
+            base += int(keep.sum())
+        cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)  # noqa: E731
+        return cls._sorted(terms, cat(rows, np.int32), cat(cols, np.int64), cat(tfs, np.float32), base)
+
+    @classmethod
+    def _sorted(cls, terms, rows, col, tf, n) -> "Postings":
+        """Column-major postings from (row, column, count) entries; terms that no chunk holds are dropped."""
+        df = np.bincount(col, minlength=len(terms))
+        if (df == 0).any():
+            present = df > 0
+            col, terms = (np.cumsum(present) - 1)[col], terms[present]
+        lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)
+        # scipy's counting sort keeps each column's rows in order; applied to both arrays through the data
+        m = sparse.csc_matrix((np.arange(1, len(tf) + 1, dtype=np.int64), (rows, col)), shape=(n, len(terms)))
+        order = m.data - 1
+        return cls(terms, m.indptr.astype(np.int64), m.indices.astype(np.int32),
+                   np.minimum(tf[order], 65535).astype(np.uint16), lengths)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.lengths)
+
+    def column(self, h: np.uint64) -> int | None:
+        j = int(np.searchsorted(self.terms, h))
+        return j if j < len(self.terms) and self.terms[j] == h else None
+
+
+class BM25:
+    """Scores over segments, chunk positions running through them in order (deleted chunks keep their
+    position and score 0); `live[i]` marks segment i's chunks that are not deleted (None: all)."""
+
+    def __init__(self, parts: Sequence[Postings], live: Sequence[np.ndarray | None] | None = None,
+                 k1: float = 1.5, b: float = 0.75):
+        self.parts, self.k1, self.b = list(parts), k1, b
+        self.live = list(live) if live is not None else [None] * len(self.parts)
+        self.offsets = np.cumsum([0] + [p.n_chunks for p in self.parts])
+        self.n_chunks = int(self.offsets[-1])
+        n, total = 0, 0.0
+        for p, m in zip(self.parts, self.live):
+            n += p.n_chunks if m is None else int(m.sum())
+            total += float(p.lengths.sum() if m is None else p.lengths[m].sum())
+        self.n_live, self.avgdl = n, total / max(n, 1)
+        self._norm = [np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(self.avgdl, 1e-9)) * p.lengths)
+                      for p in self.parts]  # the length part of each chunk's denominator
 
     @classmethod
     def fit(cls, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
-        """Weights for `docs` (token lists, read once: a generator keeps only one in memory at a time)."""
-        return _weigh(*_count(docs), k1, b)
+        return cls([Postings.of(docs)], None, k1, b)
 
-    def extend(self, keep: np.ndarray, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
-        """The weights of the chunks where `keep` is true followed by `docs`: the same as `fit` on all of
-        them, from the kept term counts and the new documents' tokens only."""
-        mask = keep[self.rows]
-        old_col = np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(self.indptr))[mask]
-        old_rows = (np.cumsum(keep, dtype=np.int64) - 1)[self.rows[mask]].astype(np.int32)
-        new_terms, new_rows, new_col, new_tf, n_new = _count(docs)
-        terms = np.union1d(self.terms, new_terms)
-        n_kept = int(keep.sum())
-        col = np.concatenate([np.searchsorted(terms, self.terms)[old_col], np.searchsorted(terms, new_terms)[new_col]])
-        rows = np.concatenate([old_rows, new_rows + np.int32(n_kept)])
-        tf = np.concatenate([self.counts[mask].astype(np.float32), new_tf])
-        return _weigh(terms, rows, col, tf, n_kept + n_new, k1, b)
+    def _entries(self, h: np.uint64) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(segment, rows, counts) of one term's live entries in each segment that holds it."""
+        out = []
+        for i, (p, m) in enumerate(zip(self.parts, self.live)):
+            j = p.column(h)
+            if j is None:
+                continue
+            rows, counts = p.rows[p.indptr[j]:p.indptr[j + 1]], p.counts[p.indptr[j]:p.indptr[j + 1]]
+            if m is not None:
+                keep = m[rows]
+                rows, counts = rows[keep], counts[keep]
+            if len(rows):
+                out.append((i, rows, counts))
+        return out
 
     def scores(self, query: list[str]) -> np.ndarray:
-        """BM25 score of every chunk; repeated query terms count again, as in rank-bm25."""
-        counts = Counter(self.columns(query))
-        if not counts:
+        """BM25 score of every chunk position; repeated query terms count again, as in rank-bm25 and bm25s."""
+        at, weight = [], []
+        for h, times in Counter(term_hashes(query).tolist()).items() if query else ():
+            entries = self._entries(np.uint64(h))
+            df = sum(len(rows) for _, rows, _ in entries)
+            if not df:
+                continue
+            idf = np.float32(times * lucene_idf(self.n_live, df))
+            for i, rows, counts in entries:
+                tf = counts.astype(np.float32)
+                at.append(rows.astype(np.int64) + self.offsets[i])
+                weight.append(idf * tf / (tf + self._norm[i][rows]))
+        if not at:
             return np.zeros(self.n_chunks, dtype=np.float32)
-        spans = [(self.indptr[j], self.indptr[j + 1]) for j in counts]
-        sub = sparse.csc_matrix((np.concatenate([self.weights[a:z] for a, z in spans]),  # the query's columns
-                                 np.concatenate([self.rows[a:z] for a, z in spans]),
-                                 np.cumsum([0] + [z - a for a, z in spans])), shape=(self.n_chunks, len(spans)))
-        return sub @ np.asarray(list(counts.values()), dtype=np.float32)
+        return np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
 
     def idf(self, term: str) -> float:
-        """The raw Okapi idf of one term (no floor), 0 when unseen: how rare a question word is here."""
-        found = self.columns([term])
-        if not found:
-            return 0.0
-        j = found[0]
-        df = self.indptr[j + 1] - self.indptr[j]
-        return float(np.log((self.n_chunks - df + 0.5) / (df + 0.5)))
-
-    def columns(self, query: list[str]) -> list[int]:
-        """The columns of the query's terms that occur in the corpus, in query order (repeats kept)."""
-        if not query or not len(self.terms):
-            return []
-        h = term_hashes(query)
-        pos = np.minimum(np.searchsorted(self.terms, h), len(self.terms) - 1)
-        return pos[self.terms[pos] == h].tolist()
+        """The raw Okapi idf of one term, log((N - df + 0.5) / (df + 0.5)), 0 when unseen: how rare a
+        question word is here (the answerer weighs words by it; scoring uses Lucene's)."""
+        df = sum(len(rows) for _, rows, _ in self._entries(term_hashes([term])[0]))
+        return float(np.log((self.n_live - df + 0.5) / (df + 0.5))) if df else 0.0
 
     def top(self, query: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
-        """Indices of the n best chunks with a positive score (among the `allowed` ones), best first."""
+        """Positions of the n best chunks with a positive score (among the `allowed` ones), best first."""
         s = self.scores(query)
         if allowed is not None:
             s = np.where(allowed, s, 0)
@@ -92,50 +165,8 @@ class BM25:
         return cand[np.lexsort((cand, -s[cand]))].tolist()
 
 
-def _count(docs: Iterable[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """(terms, rows, cols, counts, n): the documents' distinct terms as sorted hashes; for each (document,
-    term) pair its document, its column in `terms` and its count; the number of documents."""
-    vocab: dict[str, int] = {}
-    per_doc, cols, tfs = array("q"), array("i"), array("f")  # compact while reading
-    for doc in docs:
-        c = Counter(doc)
-        per_doc.append(len(c))
-        cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
-        tfs.extend(c.values())
-    hashes = term_hashes(list(vocab))
-    order = np.argsort(hashes, kind="stable")
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    rows = np.repeat(np.arange(len(per_doc), dtype=np.int32), np.frombuffer(per_doc, dtype=np.int64))
-    return (hashes[order], rows, rank[np.frombuffer(cols, dtype=np.int32)], np.frombuffer(tfs, dtype=np.float32),
-            len(per_doc))
-
-
-def _weigh(terms: np.ndarray, rows: np.ndarray, col: np.ndarray, tf: np.ndarray, n: int, k1: float, b: float) -> BM25:
-    """The BM25 of n chunks from their (row, column, count) entries; terms that no chunk holds are dropped."""
-    df = np.bincount(col, minlength=len(terms))
-    if (df == 0).any():
-        present = df > 0
-        col, terms, df = (np.cumsum(present) - 1)[col], terms[present], df[present]
-    idf = okapi_idf(n, df.astype(np.float64)).astype(np.float32)
-    lengths = np.bincount(rows, weights=tf, minlength=n).astype(np.float32)  # tokens per chunk
-    norm = k1 * (1 - b + b * lengths / max(lengths.mean() if n else 1.0, 1e-9))
-    w = tf * np.float32(k1 + 1)
-    w /= tf + norm[rows]
-    w *= idf[col]
-    # column-major order (scipy's counting sort keeps each column's rows in order), applied to both arrays
-    m = sparse.csc_matrix((np.arange(1, len(w) + 1, dtype=np.int64), (rows, col)), shape=(n, len(terms)))
-    order = m.data - 1
-    return BM25(terms, m.indptr.astype(np.int64), m.indices.astype(np.int32), w[order],
-                np.minimum(tf[order], 65535).astype(np.uint16), n)
-
-
-def okapi_idf(n: int, df: np.ndarray) -> np.ndarray:
-    """rank-bm25's idf: log((N - df + 0.5) / (df + 0.5)), negatives replaced by EPSILON * mean idf."""
-    idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-    if len(idf):
-        idf[idf < 0] = EPSILON * idf.mean()
-    return idf
+def lucene_idf(n: int, df: int) -> float:
+    return float(np.log1p((n - df + 0.5) / (df + 0.5)))
 
 
 def term_hashes(terms: list[str]) -> np.ndarray:

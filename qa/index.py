@@ -35,7 +35,6 @@ from .types import Answer, Chunk, Document, Hit
 
 log = logging.getLogger("qa")
 MODES = ("hybrid", "bm25", "dense")
-BM25_ARRAYS = ("terms", "indptr", "rows", "weights", "counts")  # saved one .npy file each, memory-mapped on load
 NO_INDEX = "no index yet"
 
 
@@ -181,7 +180,11 @@ class Index:
         new_spans = _sentence_spans(docs)
         per_doc = np.concatenate([np.diff(self.sentence_bounds)[~gone], [len(x) for x in new_spans]])
         sents = np.concatenate([self.sentences[~gone[sent_doc]], *new_spans])
-        bm = self.bm25.extend(keep, (terms(indexed_text(c)) for c in new), s.bm25_k1, s.bm25_b)
+        old, offsets = self.bm25, self.bm25.offsets
+        live = [keep[offsets[i]:offsets[i + 1]] & (True if m is None else m) for i, m in enumerate(old.live)]
+        postings = bm25_mod.Postings.merge([*old.parts, bm25_mod.Postings.of(terms(indexed_text(c)) for c in new)],
+                                           [*live, None])
+        bm = bm25_mod.BM25([postings], None, s.bm25_k1, s.bm25_b)
         lexicon = answerer.entity_lexicon(d.text for d in all_docs)  # which bigrams are names is corpus-wide
         if gone.any() or (len(table) >= s.hnsw_min_chunks) != isinstance(self.vectors, faiss.IndexHNSW):
             vectors = dense.build(np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], new_vecs]),
@@ -218,8 +221,8 @@ class Index:
             "docs": ("docs", ".jsonl", docs),
             "chunks": ("chunks", ".npz", lambda f: f.write(store.npz(
                 doc=c.doc, start=c.start, end=c.end, sentences=self.sentences, sentence_bounds=self.sentence_bounds))),
-            **{f"bm25_{name}": (f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25, name): np.save(f, a))
-               for name in BM25_ARRAYS},
+            **{f"bm25_{name}": (f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25.parts[0], name): np.save(f, a))
+               for name in bm25_mod.Postings.ARRAYS},
             "lexicon": ("lexicon", ".json", lambda f: f.write(json.dumps(
                 {"names": sorted(lex.names), "places": sorted(lex.places)}, ensure_ascii=False).encode())),
             "vectors": ("vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
@@ -323,15 +326,16 @@ def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
     if manifest.get("format") != FORMAT:
         raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
     files = manifest["files"]
-    if set(files) != {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in BM25_ARRAYS)}:
+    if set(files) != {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in bm25_mod.Postings.ARRAYS)}:
         raise IndexProblem(f"index manifest {path / 'manifest.json'} does not list this format's files: rebuild the index")
     try:
         docs = store.read_docs(path, files["docs"])
         ch = np.load(io.BytesIO(store.verified(path, files["chunks"])), allow_pickle=False)
         lex = json.loads(store.verified(path, files["lexicon"]))
         lexicon = answerer.Lexicon(frozenset(lex["names"]), frozenset(lex["places"]))
-        bm = bm25_mod.BM25(*(np.load(store.checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
-                             for a in BM25_ARRAYS), n_chunks=len(ch["doc"]))
+        postings = bm25_mod.Postings(*(np.load(store.checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
+                                       for a in bm25_mod.Postings.ARRAYS))
+        bm = bm25_mod.BM25([postings], None, settings.bm25_k1, settings.bm25_b)
         vectors = faiss.read_index(str(store.checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
     except IndexProblem:
         raise
@@ -340,8 +344,8 @@ def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
     except Exception as e:  # the checksums matched, so this is a foreign or older writer
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
     chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
-    if (vectors.ntotal != len(chunks) or len(bm.indptr) != len(bm.terms) + 1 or len(ch["sentence_bounds"]) != len(docs) + 1
-            or not len(bm.rows) == len(bm.weights) == bm.indptr[-1]):
+    if (not vectors.ntotal == len(chunks) == postings.n_chunks or len(postings.indptr) != len(postings.terms) + 1
+            or len(ch["sentence_bounds"]) != len(docs) + 1 or not len(postings.rows) == len(postings.counts) == postings.indptr[-1]):
         raise IndexProblem(f"index at {path} is inconsistent (its files disagree on counts): rebuild it")
     settings = _settings_of(settings, manifest)
     return Index(settings, docs, chunks, ch["sentences"], ch["sentence_bounds"], bm, vectors, lexicon, manifest, path)

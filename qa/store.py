@@ -26,7 +26,7 @@ from .config import Settings
 from .types import Document
 
 log = logging.getLogger("qa")
-FORMAT = 5
+FORMAT = 6
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 LOCK = ".lock"  # inside an index folder: held by the one process writing it
