@@ -46,8 +46,8 @@ def tune(index: faiss.Index, ef_search: int) -> None:
 def top(index: faiss.Index, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
         exact_below: int = Settings.filter_exact_chunks) -> list[int]:
     """Indices of the n nearest chunks (among the `allowed` ones), best first. A filtered search of an HNSW
-    graph can miss what few chunks pass: up to `exact_below` of them are searched exactly, and a graph search
-    that finds fewer than exist is done again exactly."""
+    graph can miss what few chunks pass: up to `exact_below` of them are searched exactly (the graph's flat
+    storage with the same selector), and a graph search that finds fewer than exist is done again exactly."""
     if index.ntotal == 0:
         return []
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
@@ -58,13 +58,12 @@ def top(index: faiss.Index, query: np.ndarray, n: int, allowed: np.ndarray | Non
     if not want:
         return []
     hnsw = isinstance(index, faiss.IndexHNSW)
-    if not hnsw or len(ids) > exact_below:
-        bits = np.packbits(allowed, bitorder="little")
-        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, want)) if hnsw
-                  else faiss.SearchParameters(sel=selector))
+    bits = np.packbits(allowed, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    if hnsw and len(ids) > exact_below:
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, want))
         found = [int(i) for i in index.search(q, want, params=params)[1][0] if i >= 0]
-        if len(found) == want or not hnsw:  # a flat index's filtered search is exact already
+        if len(found) == want:
             return found
-    scores = index.reconstruct_batch(ids) @ q[0]  # exact over the allowed chunks
-    return ids[np.argsort(-scores, kind="stable")[:want]].tolist()
+    flat = faiss.downcast_index(index.storage) if hnsw else index  # the graph's own float16 vectors, exactly
+    return [int(i) for i in flat.search(q, want, params=faiss.SearchParameters(sel=selector))[1][0] if i >= 0]
