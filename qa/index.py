@@ -1,4 +1,4 @@
-"""The index: chunks, sentences, BM25 weights and faiss vectors of a corpus, built once and persisted
+"""The index: chunks, sentences, BM25 postings and faiss vectors of a corpus, built once and persisted
 (`qa/store.py`: content-addressed files and an atomically published manifest). The large files (BM25
 arrays, vectors) are memory-mapped once verified: loading is quick, and a query brings in only the pages it
 reads.
@@ -59,7 +59,8 @@ class Index:
         dense.tune(self.vectors, self.settings.hnsw_ef_search)
 
     # -- query path ---------------------------------------------------------------------------------
-    def search(self, question: str, k: int | None = None, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid",
+               filters: dict | filters_mod.Filters | None = None) -> list[Hit]:
         """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`), among
         those that pass `filters` (see qa/filters.py: since, until, source, category, doc_ids)."""
         question = check_question(question, self.settings.max_question_chars)
@@ -94,13 +95,15 @@ class Index:
                             rank.get("bm25"), rank.get("dense"), d.date, d.source, d.url))
         return hits
 
-    def ask(self, question: str, k: int | None = None, mode: str = "hybrid", filters: dict | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, mode: str = "hybrid",
+            filters: dict | filters_mod.Filters | None = None) -> Answer:
         """A short answer with the sentence it comes from and citations, or not found; only from the
         articles that pass `filters`."""
         question = check_question(question, self.settings.max_question_chars)
-        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, filters)
+        f = filters_mod.parse(filters)
+        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, f)
         top = hits[: self.settings.answer_hits]
-        if window := self._period(question, filters_mod.parse(filters)):  # articles of the period named, if any
+        if window := self._period(question, f):  # articles of the period named, if any
             top = [h for h in top if window[0] <= h.date <= window[1]] or top
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
         ans = None
