@@ -44,7 +44,7 @@ def test_a_healthy_setup_passes_every_check(setup):
 
 def test_a_damaged_index_file_is_named_with_its_fix(setup):
     settings, _, index = setup
-    weights = next(index.glob("bm25-weights-*.npy"))
+    weights = next(index.glob("bm25-counts-*.npy"))
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))
