@@ -147,8 +147,9 @@ def page(lib: Library) -> gr.Blocks:
         try:
             ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
                                                    "category": category or None})
-        except ValueError as e:  # a date the filters cannot read
-            gr.Warning(f"Bộ lọc chưa đúng: {e}. Ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
+        except ValueError as e:  # a date the filters cannot read, or a range that ends before it starts
+            gr.Warning("Bộ lọc chưa đúng: " + ("«Từ ngày» ở sau «Đến ngày»." if "is after" in str(e) else
+                                               "ngày viết dạng 2019-03-15 hoặc 15/3/2019."))
             return history, gr.update(), question
         history += [{"role": "user", "content": _plain(question)}, {"role": "assistant", "content": reply(ans)}]
         return history, sources(ans, idx), ""
