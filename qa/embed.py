@@ -2,20 +2,29 @@
 
 Two backends compute the same vectors: "torch" (sentence-transformers, fp32) and "onnx-int8" (the model
 exported to ONNX with int8 weights, run by onnxruntime: several times faster on these CPUs; its recall
-beside fp32 is in docs/benchmarks.md).
+beside fp32 is in docs/benchmarks.md). An index's chunks are embedded by `encode_chunks`, which reuses the
+vectors it already has by content hash and checkpoints every batch, so an interrupted run resumes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
+import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from . import store
 from .config import DEFAULT_MODEL, Settings
 from .normalise import canonical
+from .split import indexed_text
+from .store import KEY_BYTES
+from .types import Chunk
 
 
 def model_path(settings: Settings) -> str:
@@ -137,3 +146,39 @@ class OnnxModel:
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def chunk_key(c: Chunk) -> bytes:
+    """The content hash of what a chunk's vector is computed from."""
+    return hashlib.sha1(indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
+
+
+def encode_chunks(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
+                  known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None, n_docs: int = 0) -> np.ndarray:
+    """Vectors of `chunks`, reusing `known` ones and those a previous, interrupted run left in `checkpoint`;
+    the others are embedded longest first (batches of similar lengths pad least). The model is loaded
+    only when there is something to embed."""
+    known = dict(known or {})
+    if checkpoint is not None:
+        known.update(store.read_checkpoint(checkpoint, settings))
+    keys = [chunk_key(c) for c in chunks]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
+    model = load_model(settings) if todo or not keys else None
+    bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
+               desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)")
+    tokens, t0 = 0, time.perf_counter()
+    for s in range(0, len(todo), settings.checkpoint_chunks):
+        part = todo[s:s + settings.checkpoint_chunks]
+        texts = [indexed_text(chunks[i]) for i in part]
+        vecs = encode(model, texts, "passage", settings.batch_size)
+        if checkpoint is not None:
+            store.write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
+        known.update(zip((keys[i] for i in part), vecs))
+        if progress:
+            tokens += count_tokens(model, texts)
+            bar.update(len(part))
+            bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
+    bar.close()
+    if not keys:
+        return np.zeros((0, dimension(model)), np.float32)
+    return np.stack([known[k] for k in keys]).astype(np.float32)

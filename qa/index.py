@@ -6,7 +6,6 @@ reads.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import logging
@@ -14,14 +13,13 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
-from tqdm import tqdm
 
 from . import answer as answerer
 from . import bm25 as bm25_mod
@@ -30,12 +28,12 @@ from . import dense, embed, fuse, read, store
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
 from .split import ChunkTable, indexed_text, sentences
-from .store import CHECKPOINT, FORMAT, KEY_BYTES, IndexProblem, corpus_hash, document_record, read_manifest, writer_lock
-from .types import Answer, Chunk, Document, Hit
+from .store import (CHECKPOINT, FORMAT, NO_INDEX, IndexProblem, corpus_hash, document_record, read_manifest, stale_reason,
+                    writer_lock)
+from .types import Answer, Document, Hit
 
 log = logging.getLogger("qa")
 MODES = ("hybrid", "bm25", "dense")
-NO_INDEX = "no index yet"
 
 
 @dataclass
@@ -172,7 +170,7 @@ class Index:
         keep = ~gone[self.chunks.doc]
         kept = np.flatnonzero(keep)
         new = ChunkTable.split(docs, s)
-        new_vecs = _embed(s, new)
+        new_vecs = embed.encode_chunks(s, new)
         all_docs = [d for d in self.docs if d.id not in replaced] + docs
         renumber = np.cumsum(~gone) - 1  # old document position -> new
         c = self.chunks
@@ -243,45 +241,9 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     is interrupted resumes where it stopped."""
     t0 = time.perf_counter()
     chunks = ChunkTable.split(docs, settings)
-    vecs = _embed(settings, chunks, progress, known, checkpoint, len(docs))
+    vecs = embed.encode_chunks(settings, chunks, progress, known, checkpoint, len(docs))
     return _assemble(settings, docs, chunks, vecs, {
         "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
-
-
-def chunk_key(c: Chunk) -> bytes:
-    """The content hash of what a chunk's vector is computed from."""
-    return hashlib.sha1(indexed_text(c).encode("utf-8")).digest()[:KEY_BYTES]
-
-
-def _embed(settings: Settings, chunks: Sequence[Chunk], progress: bool = False,
-           known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None, n_docs: int = 0) -> np.ndarray:
-    """Vectors of `chunks`, reusing `known` ones and those a previous, interrupted run left in `checkpoint`;
-    the others are embedded longest first (batches of similar lengths pad least). The model is loaded
-    only when there is something to embed."""
-    known = dict(known or {})
-    if checkpoint is not None:
-        known.update(store.read_checkpoint(checkpoint, settings))
-    keys = [chunk_key(c) for c in chunks]
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
-    model = embed.load_model(settings) if todo or not keys else None
-    bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
-               desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)")
-    tokens, t0 = 0, time.perf_counter()
-    for s in range(0, len(todo), settings.checkpoint_chunks):
-        part = todo[s:s + settings.checkpoint_chunks]
-        texts = [indexed_text(chunks[i]) for i in part]
-        vecs = embed.encode(model, texts, "passage", settings.batch_size)
-        if checkpoint is not None:
-            store.write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
-        known.update(zip((keys[i] for i in part), vecs))
-        if progress:
-            tokens += embed.count_tokens(model, texts)
-            bar.update(len(part))
-            bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
-    bar.close()
-    if not keys:
-        return np.zeros((0, embed.dimension(model)), np.float32)
-    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vectors: np.ndarray | faiss.Index,
@@ -393,25 +355,9 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
         chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
         if len(chunks) != vectors.ntotal:
             return {}
-        return dict(zip(map(chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
+        return dict(zip(map(embed.chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
     except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the old index, embed everything
         return {}
-
-
-def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
-    """Why an index with this manifest does not fit these docs and settings; None when it fits."""
-    if manifest is None:
-        return NO_INDEX
-    if manifest.get("format") != FORMAT:
-        return f"it was written in format {manifest.get('format')}, this version reads {FORMAT}"
-    checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
-              ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
-    if manifest.get("backend", "torch") != settings.embed_backend:
-        return "its embedding backend changed"
-    for key, want in checks:
-        if manifest.get(key) != want:
-            return f"its {key.replace('_', ' ')} changed"
-    return None
 
 
 def check_question(question, limit: int) -> str:

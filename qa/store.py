@@ -30,6 +30,7 @@ FORMAT = 6
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 LOCK = ".lock"  # inside an index folder: held by the one process writing it
+NO_INDEX = "no index yet"
 
 
 class IndexProblem(ValueError):
@@ -78,6 +79,22 @@ def writer_lock(path: str | Path) -> Iterator[None]:
     with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         yield
+
+
+def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
+    """Why an index with this manifest does not fit these docs and settings; None when it fits."""
+    if manifest is None:
+        return NO_INDEX
+    if manifest.get("format") != FORMAT:
+        return f"it was written in format {manifest.get('format')}, this version reads {FORMAT}"
+    checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
+              ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
+    if manifest.get("backend", "torch") != settings.embed_backend:
+        return "its embedding backend changed"
+    for key, want in checks:
+        if manifest.get(key) != want:
+            return f"its {key.replace('_', ' ')} changed"
+    return None
 
 
 def read_manifest(path: Path) -> dict | None:

@@ -15,7 +15,8 @@ import pytest
 import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
 from qa.corpus import read_folder, read_jsonl
-from qa.index import chunk_key, load, open_or_build, previous_vectors
+from qa.embed import chunk_key
+from qa.index import load, open_or_build, previous_vectors
 from qa.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
