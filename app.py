@@ -24,7 +24,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
-from qa import api, corpus, formats
+from qa import api, corpus, filters, formats
 from qa.cite import NOT_FOUND
 from qa.config import Settings
 from qa.index import MODES
@@ -147,9 +147,11 @@ def page(lib: Library) -> gr.Blocks:
         try:
             ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
                                                    "category": category or None})
-        except ValueError as e:  # a date the filters cannot read, or a range that ends before it starts
-            gr.Warning("Bộ lọc chưa đúng: " + ("«Từ ngày» ở sau «Đến ngày»." if "is after" in str(e) else
-                                               "ngày viết dạng 2019-03-15 hoặc 15/3/2019."))
+        except filters.ReversedRange:
+            gr.Warning("Bộ lọc chưa đúng: «Từ ngày» ở sau «Đến ngày».")
+            return history, gr.update(), question
+        except ValueError:  # the one other thing the page's filters can get wrong: a date it cannot read
+            gr.Warning("Bộ lọc chưa đúng: ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
             return history, gr.update(), question
         history += [{"role": "user", "content": _plain(question)}, {"role": "assistant", "content": reply(ans)}]
         return history, sources(ans, idx), ""

@@ -21,6 +21,10 @@ from .types import Document
 KEYS = ("since", "until", "source", "category", "doc_ids")
 
 
+class ReversedRange(ValueError):
+    """`since` is after `until` (the page says so in its own words)."""
+
+
 @dataclass(frozen=True)
 class Filters:
     since: str = ""  # ISO dates, inclusive
@@ -47,7 +51,7 @@ def parse(filters: dict | Filters | None) -> Filters | None:
         if value and not dates[key]:
             raise ValueError(f"filter {key!r} must be a date such as 2019-03-15, not {value!r}")
     if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
-        raise ValueError(f"filter 'since' ({dates['since']}) is after 'until' ({dates['until']})")
+        raise ReversedRange(f"filter 'since' ({dates['since']}) is after 'until' ({dates['until']})")
     f = Filters(dates["since"], dates["until"], *(_names(filters.get(key), key) for key in ("source", "category")),
                 tuple(str(x) for x in _listed(filters.get("doc_ids"), "doc_ids")))
     return None if f == Filters() else f
