@@ -44,7 +44,7 @@ def main() -> None:
     if any(not 0 < f < 1 for f in args.filter):
         sys.exit("error: --filter takes a fraction between 0 and 1")
     try:
-        idx = qa.load(args.index)
+        idx = qa.load(args.index).optimize()  # one segment: its postings are repeated
     except (ValueError, qa.IndexProblem) as e:
         sys.exit(f"error: {e}")
     if not len(idx.chunks):
@@ -54,9 +54,9 @@ def main() -> None:
     reps = -(-args.chunks // n0)
     t = time.perf_counter()
     last = np.arange(n0) < args.chunks - (reps - 1) * n0  # the last copy, cut at --chunks
-    big = BM25([Postings.merge(idx.bm25.parts * reps, [None] * (reps - 1) + [last])], None, s.bm25_k1, s.bm25_b)
+    big = BM25([Postings.merge([x.postings for x in idx.segments] * reps, [None] * (reps - 1) + [last])], None, s.bm25_k1, s.bm25_b)
     rng = np.random.default_rng(0)
-    vecs = rng.standard_normal((args.chunks, idx.vectors.d), dtype=np.float32)
+    vecs = rng.standard_normal((args.chunks, idx.manifest["dimension"]), dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     vectors = dense.build(vecs, 0 if args.hnsw else args.chunks + 1, s.hnsw_m, s.hnsw_ef_construction)
     dense.tune(vectors, s.hnsw_ef_search)

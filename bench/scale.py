@@ -34,6 +34,7 @@ from qa.config import Settings  # noqa: E402
 from qa.corpus import read_jsonl  # noqa: E402
 from qa.embed import encode_chunks  # noqa: E402
 from qa.index import _assemble  # noqa: E402
+from qa.segment import make  # noqa: E402
 from qa.split import ChunkTable, indexed_text  # noqa: E402
 from qa.normalise import terms  # noqa: E402
 
@@ -49,7 +50,7 @@ def build(docs, settings: Settings, path: Path) -> dict:
     t1 = time.perf_counter()
     vecs = encode_chunks(settings, chunks, progress=True, n_docs=len(docs))
     t2 = time.perf_counter()
-    idx = _assemble(settings, docs, chunks, vecs, {"corpus_dir": None}, t0)
+    idx = _assemble(settings, [make("s000001", docs, chunks, vecs, settings)], {"corpus_dir": None, "next_segment": 1}, t0)
     idx.save(path)
     tokens = embed.count_tokens(model, [indexed_text(c) for c in chunks])
     return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}
@@ -127,7 +128,7 @@ def main() -> None:
         pass
 
     # exact vs HNSW over the same vectors and query embeddings
-    vecs = idx.vectors.reconstruct_n(0, idx.vectors.ntotal)
+    vecs = np.concatenate([x.chunk_vectors() for x in idx.segments])
     flat = dense.build(vecs, hnsw_min=len(vecs) + 1)
     t = time.perf_counter()
     hnsw = dense.build(vecs, 0, settings.hnsw_m, settings.hnsw_ef_construction)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from . import corpus
 from .config import READERS, Settings
-from .index import MODES, Index, build, open_or_build
+from .index import MODES, Index, build
 from .index import load as _load
+from .sync import Changes, open_or_build
 from .store import FORMAT, IndexProblem, read_manifest
 from .types import Answer, Chunk, Document, Hit
 
-__all__ = ["MODES", "READERS", "search", "ask", "build_index", "load", "default_index", "open_index", "Index", "IndexProblem", "Settings",
+__all__ = ["MODES", "READERS", "search", "ask", "build_index", "load", "default_index", "open_index", "sync_index", "Changes",
+           "Index", "IndexProblem", "Settings",
            "Document", "Chunk", "Hit", "Answer"]
 
 _default: Index | None = None
@@ -41,17 +43,23 @@ def default_index(settings: Settings | None = None) -> Index:
 
 def open_index(settings: Settings, folder: str | Path | None = None, progress: bool = False,
                jsonl: str | Path | None = None, limit: int | None = None) -> Index:
+    """The index at `settings.index_dir`, kept in step with the folder it indexes (see `sync_index`)."""
+    return sync_index(settings, folder, progress, jsonl, limit)[0]
+
+
+def sync_index(settings: Settings, folder: str | Path | None = None, progress: bool = False,
+               jsonl: str | Path | None = None, limit: int | None = None) -> tuple[Index, Changes]:
     """The index at `settings.index_dir`, kept in step with the folder it indexes.
 
     The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
     else `settings.corpus_dir`, plus the documents added through the page (`settings.uploads_dir()`); a
-    changed folder or setting rebuilds. An index built from records, or whose
+    changed folder syncs (qa/sync.py), a changed setting rebuilds. An index built from records, or whose
     folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
     is rebuilt): nothing a user indexed is replaced behind their back.
 
     With `jsonl` (a .jsonl or .jsonl.gz file of records), the index is brought in step with its first
     `limit` records instead; it is then used as it is until indexed again. Either way only chunks whose
-    content changed are embedded.
+    content changed are embedded. Returns the index and what changed.
     """
     if jsonl is not None:
         return open_or_build(settings.index_dir, _with_uploads(corpus.read_jsonl(jsonl, limit), settings), settings,
@@ -67,7 +75,8 @@ def open_index(settings: Settings, folder: str | Path | None = None, progress: b
         if recorded and Path(recorded).is_dir():
             folder = recorded
         elif settings.index_dir != Settings().index_dir or manifest.get("format") == FORMAT:
-            return _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
+            idx = _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
+            return idx, Changes(unchanged=len(idx.docs))
     folder = Path(folder or settings.corpus_dir)
     docs = _with_uploads(corpus.read_folder(folder)[:limit], settings)
     return open_or_build(settings.index_dir, docs, settings, progress, source=folder)

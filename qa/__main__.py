@@ -1,14 +1,15 @@
-"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | search "…" | ask "…" (--json for
-machines; --since --until --source --category filter) | doctor."""
+"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | sync SOURCE [--watch N] | optimize |
+search "…" | ask "…" (--json for machines; --since --until --source --category filter) | doctor."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
-from . import open_index
+from . import corpus, open_index, sync_index
 from .cite import format_answer, format_hits
 from .config import READERS, Settings
 from .index import MODES
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
                          help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
     p_index.add_argument("--jsonl", type=Path, help="index a .jsonl(.gz) file of {id, title, text} records instead")
     p_index.add_argument("--limit", type=int, help="only the first N documents")
+    p_sync = sub.add_parser("sync", help="bring the index in step with a folder or a .jsonl(.gz) file: add new "
+                            "articles, re-index changed ones, delete removed ones; prints what changed")
+    p_sync.add_argument("source", type=Path, help="a folder of articles or a .jsonl(.gz) file of records")
+    p_sync.add_argument("--watch", type=float, metavar="N", help="sync again every N seconds until stopped (Ctrl-C)")
+    sub.add_parser("optimize", help="merge the index's segments into one, dropping deleted articles")
     sub.add_parser("doctor", help="check the packages, model cache, index and corpus; one line each")
     for name in ("search", "ask"):
         p = sub.add_parser(name, help=f"{name} the index")
@@ -51,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             from .doctor import run
 
             return run(settings)
+        if args.command == "sync":
+            return _sync(settings, args.source, args.watch)
+        if args.command == "optimize":
+            return _optimize(settings)
         idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index",
                          jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
         if args.command == "index":
@@ -70,6 +80,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _sync(settings: Settings, source: Path, watch: float | None) -> int:
+    if watch is not None and watch <= 0:
+        raise ValueError("--watch takes a number of seconds above 0")
+    if not source.exists():
+        raise ValueError(f"{source} does not exist: give a folder of articles or a .jsonl(.gz) file")
+    records = source.is_file()
+    if records and not corpus.is_records(source.name):
+        raise ValueError(f"{source} is a file but not .jsonl or .jsonl.gz: give a folder of articles or a records file")
+    while True:
+        try:
+            idx, changes = sync_index(settings, None if records else source, jsonl=source if records else None)
+            print(f"{time.strftime('%H:%M:%S')} {changes}; {idx.manifest['documents']:,} documents in "
+                  f"{len(idx.segments)} segments at {idx.path}", flush=True)
+        except (ValueError, IndexProblem, OSError) as e:
+            if watch is None:
+                raise ValueError(str(e)) from None
+            print(f"error: {e} (trying again in {watch:g} s)", file=sys.stderr, flush=True)
+        if watch is None:
+            return 0
+        time.sleep(watch)
+
+
+def _optimize(settings: Settings) -> int:
+    from .index import load
+    from .store import writer_lock
+
+    with writer_lock(settings.index_dir):
+        idx = load(settings.index_dir, settings)
+        t0, before = time.perf_counter(), len(idx.segments)
+        merged = idx.optimize()
+        if merged is not idx:
+            merged.save(settings.index_dir, lock=False)
+    print(f"{before} segments -> {len(merged.segments)} at {settings.index_dir}, {merged.manifest['documents']:,} "
+          f"documents, {merged.manifest['chunks']:,} chunks ({time.perf_counter() - t0:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 
 import regex
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .normalise import canonical, fold, fold_aligned, has_diacritics, words
+from .normalise import canonical, fold, has_diacritics, words
 from .types import Answer, Hit
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
@@ -100,29 +99,6 @@ class Lexicon:
 
     names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
     places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
-
-
-def entity_lexicon(texts: Iterable[str]) -> Lexicon:
-    """Bigrams written capitalised in at least NAME_SHARE of their occurrences (Vĩnh Phúc, not "giá bao", which
-    the name Gia Bảo would otherwise make a name in every "giá bao nhiêu"), and the names after place words."""
-    texts = list(texts)
-    capitalised: Counter[str] = Counter()
-    places: set[str] = set()
-    for text in texts:
-        for m in _CAP_RUN.finditer(text):
-            syl = fold(m.group()).split()
-            capitalised.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
-        for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
-            syl = fold(text[a:b]).split()  # "UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person
-            cut = next((i for i in range(len(syl)) if _person_like(syl[i:])), len(syl))
-            if cut:
-                places.add(" ".join(syl[:cut]))
-    anywhere: Counter[str] = Counter()
-    for text in texts:
-        syl = re.findall(r"\w+", fold(text))
-        anywhere.update(b for b in map(" ".join, zip(syl, syl[1:])) if b in capitalised)
-    names = {b for b, n in capitalised.items() if n >= NAME_SHARE * anywhere[b]}
-    return Lexicon(frozenset(names), frozenset(places))
 
 
 def _person_like(syllables: list[str]) -> bool:

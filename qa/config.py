@@ -29,6 +29,8 @@ class Settings:
     hnsw_m: int = 32  # graph degree
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 256  # exploration per query: recall@10 vs exact 0.993 at 150,000 chunks (128: 0.984), docs/benchmarks.md
+    merge_factor: int = 10  # segments of one size tier that are merged into one (qa/segment.py)
+    merge_floor_chunks: int = 1000  # segments below this many live chunks are all of the smallest tier
     rrf_k: int = 10  # RRF constant; 10 beat the customary 60 on both gold sets (docs/evaluation.md)
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
@@ -62,6 +64,8 @@ class Settings:
             raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {self.embed_backend!r}")
         if self.reader not in READERS:
             raise ValueError(f"reader must be one of {', '.join(READERS)}, not {self.reader!r}")
+        if self.merge_factor < 2:
+            raise ValueError("merge_factor must be at least 2")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -45,25 +45,49 @@ def tune(index: faiss.Index, ef_search: int) -> None:
 
 def top(index: faiss.Index, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
         exact_below: int = Settings.filter_exact_chunks) -> list[int]:
-    """Indices of the n nearest chunks (among the `allowed` ones), best first. A filtered search of an HNSW
-    graph can miss what few chunks pass: up to `exact_below` of them are searched exactly (the graph's flat
-    storage with the same selector), and a graph search that finds fewer than exist is done again exactly."""
-    if index.ntotal == 0:
-        return []
+    """Indices of the n nearest chunks of one index (among the `allowed` ones), best first."""
+    return search([index], [0, index.ntotal], query, n, allowed, exact_below)
+
+
+def search(indexes: list[faiss.Index], offsets, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
+           exact_below: int = Settings.filter_exact_chunks) -> list[int]:
+    """Positions of the n nearest chunks over segments (segment i's chunks at offsets[i]:offsets[i + 1]),
+    among the `allowed` ones, best first: each segment's n nearest, merged by similarity."""
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+    found: list[tuple[float, int]] = []
+    for index, a, b in zip(indexes, offsets[:-1], offsets[1:]):
+        scores, ids = _nearest(index, q, n, None if allowed is None else allowed[a:b], exact_below)
+        found += zip((-scores).tolist(), (ids + int(a)).tolist())
+    found.sort()
+    return [i for _, i in found[:n]]
+
+
+def _nearest(index: faiss.Index, q: np.ndarray, n: int, allowed: np.ndarray | None,
+             exact_below: int) -> tuple[np.ndarray, np.ndarray]:
+    """Similarities and indices of the n nearest chunks of one index. A filtered search of an HNSW graph can
+    miss what few chunks pass: up to `exact_below` of them are searched exactly (the graph's flat storage with
+    the same selector), and a graph search that finds fewer than exist is done again exactly."""
+    none = np.zeros(0, np.float32), np.zeros(0, np.int64)
+    if index.ntotal == 0:
+        return none
     if allowed is None:
-        return [int(i) for i in index.search(q, min(n, index.ntotal))[1][0] if i >= 0]
-    ids = np.flatnonzero(allowed)
-    want = min(n, len(ids))
+        return _found(*index.search(q, min(n, index.ntotal)))
+    count = int(np.count_nonzero(allowed))
+    want = min(n, count)
     if not want:
-        return []
+        return none
     hnsw = isinstance(index, faiss.IndexHNSW)
     bits = np.packbits(allowed, bitorder="little")
     selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-    if hnsw and len(ids) > exact_below:
+    if hnsw and count > exact_below:
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, want))
-        found = [int(i) for i in index.search(q, want, params=params)[1][0] if i >= 0]
-        if len(found) == want:
-            return found
+        scores, ids = _found(*index.search(q, want, params=params))
+        if len(ids) == want:
+            return scores, ids
     flat = faiss.downcast_index(index.storage) if hnsw else index  # the graph's own float16 vectors, exactly
-    return [int(i) for i in flat.search(q, want, params=faiss.SearchParameters(sel=selector))[1][0] if i >= 0]
+    return _found(*flat.search(q, want, params=faiss.SearchParameters(sel=selector)))
+
+
+def _found(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = ids[0] >= 0
+    return scores[0][keep], ids[0][keep].astype(np.int64)

@@ -124,15 +124,15 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
         yield (False, "index", f"{e} ({fix}; the vectors of undamaged files are reused)")
         return
     m = idx.manifest
-    yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks at {path}; all "
-                          f"{len(m['files'])} files match the manifest")
+    yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks in {len(m['segments'])} "
+                          f"segments at {path}; every file matches the manifest")
     folder = _source(m)
     if m.get("corpus_dir") and not folder:
         yield (True, "index freshness", f"the folder it was built from, {m['corpus_dir']}, is gone: it is used as it is")
     if folder:
         docs = corpus.read_folder(folder) + (corpus.read_folder(settings.uploads_dir())
                                              if settings.uploads_dir().is_dir() else [])
-        why = stale_reason(m, corpus.unique(docs), idx.settings)
+        why = stale_reason(m, idx.settings, corpus.unique(docs))
         yield (why is None, "index freshness", f"out of date ({why}): {fix}" if why else f"in step with {folder}")
     if model_ok and idx.docs:
         doc = idx.docs[len(idx.docs) // 2]

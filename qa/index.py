@@ -1,15 +1,14 @@
-"""The index: chunks, sentences, BM25 postings and faiss vectors of a corpus, built once and persisted
-(`qa/store.py`: content-addressed files and an atomically published manifest). The large files (BM25
-arrays, vectors) are memory-mapped once verified: loading is quick, and a query brings in only the pages it
-reads.
+"""The index: the segments of a corpus (qa/segment.py) and the search over them as one. Saved, it is a
+folder of immutable segment files and a manifest (qa/store.py); the large files (BM25 arrays, vectors) are
+memory-mapped once verified: loading is quick, and a query brings in only the pages it reads. Adding
+documents makes a new segment, deleting marks documents in their segment's tombstone, and segments are
+merged by size tiers (`Settings.merge_factor`); BM25 statistics and the lexicon are counted over the live
+documents of all segments, so results are those of one index freshly built from them.
 """
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import logging
-import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -18,18 +17,17 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import filters as filters_mod
-from . import dense, embed, fuse, read, store
+from . import dense, embed, fuse, lexicon, read, segment, store
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
-from .split import ChunkTable, indexed_text, sentences
-from .store import (CHECKPOINT, FORMAT, NO_INDEX, IndexProblem, corpus_hash, document_record, read_manifest, stale_reason,
-                    writer_lock)
+from .segment import Segment
+from .split import ChunkTable
+from .store import FORMAT, IndexProblem, corpus_hash, read_manifest, writer_lock
 from .types import Answer, Document, Hit
 
 log = logging.getLogger("qa")
@@ -39,22 +37,36 @@ MODES = ("hybrid", "bm25", "dense")
 @dataclass
 class Index:
     settings: Settings
-    docs: list[Document]
-    chunks: ChunkTable
-    sentences: np.ndarray  # (n, 2) sentence offsets, document after document
-    sentence_bounds: np.ndarray  # (documents + 1,): document i's sentences are sentences[bounds[i]:bounds[i + 1]]
-    bm25: bm25_mod.BM25
-    vectors: faiss.Index
-    lexicon: answerer.Lexicon
+    segments: list[Segment]
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
 
     def __post_init__(self):
-        self._doc_pos = {d.id: i for i, d in enumerate(self.docs)}
+        """The segments seen as one: documents and chunks numbered through them in order (deleted ones keep
+        their place), BM25 and the lexicon over their live chunks."""
+        segs, s = self.segments, self.settings
+        cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)  # noqa: E731
+        self.doc_offsets = np.cumsum([0] + [len(x.docs) for x in segs])
+        self.chunk_offsets = np.cumsum([0] + [len(x.chunks) for x in segs])
+        every = [d for x in segs for d in x.docs]
+        self.doc_live = cat([~x.deleted for x in segs], bool)
+        self.chunks = ChunkTable(every, cat([x.chunks.doc + o for x, o in zip(segs, self.doc_offsets)], np.int32),
+                                 cat([x.chunks.start for x in segs], np.int64), cat([x.chunks.end for x in segs], np.int64))
+        sent_offsets = np.cumsum([0] + [len(x.sentences) for x in segs])
+        self.sentences = np.concatenate([x.sentences for x in segs]) if segs else np.zeros((0, 2), np.int32)
+        self.sentence_bounds = cat([x.sentence_bounds[:-1] + o for x, o in zip(segs, sent_offsets)] + [sent_offsets[-1:]],
+                                   np.int64)
+        self.docs = [d for d, ok in zip(every, self.doc_live) if ok]  # the live documents
+        self._doc_pos = {every[i].id: i for i in np.flatnonzero(self.doc_live)}
+        lives = [x.live_chunks for x in segs]
+        self.live = None if all(m is None for m in lives) else self.doc_live[self.chunks.doc]
+        self.bm25 = bm25_mod.BM25([x.postings for x in segs], lives, s.bm25_k1, s.bm25_b)
+        self.lexicon = lexicon.lexicon([x.lex for x in segs], [x.postings for x in segs], lives)
+        for x in segs:
+            dense.tune(x.vectors, s.hnsw_ef_search)
         self._lock = threading.Lock()
         self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
         self._table: filters_mod.DocTable | None = None  # dates, sources, categories: made at the first filter
-        dense.tune(self.vectors, self.settings.hnsw_ef_search)
 
     # -- query path ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str = "hybrid",
@@ -79,8 +91,9 @@ class Index:
             weights.append(s.bm25_weight)
         if mode in ("hybrid", "dense"):
             sides.append("dense")
-            lists.append(dense.top(self.vectors, embed.encode(self.model(), [question], "query")[0], pool, allowed,
-                                   s.filter_exact_chunks))
+            lists.append(dense.search([x.vectors for x in self.segments], self.chunk_offsets,
+                                      embed.encode(self.model(), [question], "query")[0], pool, allowed,
+                                      s.filter_exact_chunks))
             weights.append(s.dense_weight)
         fused = fuse.rrf(lists, weights, s.rrf_k)
         if window := self._period(question, f):
@@ -113,10 +126,10 @@ class Index:
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
 
     def _allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
-        """The chunks that pass `f` (None: all)."""
+        """The live chunks that pass `f` (None: all chunks)."""
         if f is None:
-            return None
-        return filters_mod.doc_mask(f, self._doc_table())[self.chunks.doc]
+            return self.live
+        return (filters_mod.doc_mask(f, self._doc_table()) & self.doc_live)[self.chunks.doc]
 
     def _period(self, question: str, f: filters_mod.Filters | None) -> tuple[str, str] | None:
         """The publication dates that the period a question names stands for; None when it names none, when
@@ -129,7 +142,7 @@ class Index:
     def _doc_table(self) -> filters_mod.DocTable:
         with self._lock:
             if self._table is None:
-                self._table = filters_mod.DocTable.of(self.docs)
+                self._table = filters_mod.DocTable.of(self.chunks.docs)
             return self._table
 
     def document(self, doc_id: str) -> Document:
@@ -159,42 +172,49 @@ class Index:
         """How much a question word counts when matching sentences (floored: a common word still counts a little)."""
         return max(self.bm25.idf(term), 0.1)
 
-    def add(self, docs: list[Document], remove: Iterable[str] = ()) -> "Index":
-        """A new index with `docs` added (one whose id is already indexed replaces that document) and the
-        documents `remove` names taken out. Only the added documents are embedded: every other chunk keeps
-        its vector. The index itself is unchanged, so questions being answered from it are not disturbed;
-        `save` the new one to keep it."""
+    def add(self, docs: list[Document], remove: Iterable[str] = (), checkpoint: Path | None = None,
+            progress: bool = False) -> "Index":
+        """A new index with `docs` added as a new segment (one whose id is already indexed replaces that
+        document) and the documents `remove` names marked deleted; segments are then merged as the size tiers
+        say. Only chunks whose text is new are embedded (checkpointed in `checkpoint`, when given). The index itself is unchanged, so questions being
+        answered from it are not disturbed; `save` the new one to keep it (only what changed is written)."""
         t0, s, docs = time.perf_counter(), self.settings, list(docs)
-        replaced = {d.id for d in docs} | set(remove)
-        gone = np.asarray([d.id in replaced for d in self.docs], dtype=bool)
-        keep = ~gone[self.chunks.doc]
-        kept = np.flatnonzero(keep)
-        new = ChunkTable.split(docs, s)
-        new_vecs = embed.encode_chunks(s, new)
-        all_docs = [d for d in self.docs if d.id not in replaced] + docs
-        renumber = np.cumsum(~gone) - 1  # old document position -> new
-        c = self.chunks
-        table = ChunkTable(all_docs, np.concatenate([renumber[c.doc[kept]], new.doc + int((~gone).sum())]),
-                           np.concatenate([c.start[kept], new.start]), np.concatenate([c.end[kept], new.end]))
-        # everything below but the lexicon reads only the new documents, plus arrays of the kept ones
-        sent_doc = np.repeat(np.arange(len(self.docs)), np.diff(self.sentence_bounds))
-        new_spans = _sentence_spans(docs)
-        per_doc = np.concatenate([np.diff(self.sentence_bounds)[~gone], [len(x) for x in new_spans]])
-        sents = np.concatenate([self.sentences[~gone[sent_doc]], *new_spans])
-        old, offsets = self.bm25, self.bm25.offsets
-        live = [keep[offsets[i]:offsets[i + 1]] & (True if m is None else m) for i, m in enumerate(old.live)]
-        postings = bm25_mod.Postings.merge([*old.parts, bm25_mod.Postings.of(terms(indexed_text(c)) for c in new)],
-                                           [*live, None])
-        bm = bm25_mod.BM25([postings], None, s.bm25_k1, s.bm25_b)
-        lexicon = answerer.entity_lexicon(d.text for d in all_docs)  # which bigrams are names is corpus-wide
-        if gone.any() or (len(table) >= s.hnsw_min_chunks) != isinstance(self.vectors, faiss.IndexHNSW):
-            vectors = dense.build(np.concatenate([self.vectors.reconstruct_n(0, self.vectors.ntotal)[kept], new_vecs]),
-                                  s.hnsw_min_chunks, s.hnsw_m, s.hnsw_ef_construction)
-        else:  # only additions: the graph or table grows (on a copy: a loaded one is a read-only map)
-            vectors = faiss.deserialize_index(faiss.serialize_index(self.vectors))
-            vectors.add(new_vecs)
-        derived = (sents, np.concatenate([[0], np.cumsum(per_doc)]).astype(np.int64), bm, lexicon)
-        idx = _assemble(s, all_docs, table, vectors, self.manifest, t0, derived)
+        gone = {d.id for d in docs} | set(remove)
+        segs, known = [], {}
+        for old in self.segments:
+            new = old.delete(gone)
+            if new is not old:  # the deleted chunks' vectors: a replaced document's unchanged chunks keep theirs
+                rows = np.flatnonzero((new.deleted & ~old.deleted)[old.chunks.doc])
+                known.update(zip((embed.chunk_key(old.chunks[int(r)]) for r in rows), old.vectors.reconstruct_batch(rows)))
+            if new.size:
+                segs.append(new)
+        if docs:
+            chunks = ChunkTable.split(docs, s)
+            segs.append(segment.make(self._name(1), docs, chunks, embed.encode_chunks(s, chunks, progress, known, checkpoint, len(docs)), s))
+        return self._merged(segs, t0)
+
+    def optimize(self) -> "Index":
+        """A new index of one segment, without deleted documents (itself when it is that already)."""
+        if len(self.segments) == 1 and self.live is None:
+            return self
+        t0 = time.perf_counter()
+        return self._with([segment.merge(self._name(1), self.segments, self.settings)] if self.docs else [], t0, 1)
+
+    def _merged(self, segs: list[Segment], t0: float) -> "Index":
+        """An index of `segs`, merged while one size tier holds `merge_factor` segments."""
+        s, made = self.settings, 1
+        while picks := segment.to_merge([x.size for x in segs], s.merge_factor, s.merge_floor_chunks):
+            made += 1
+            merged = segment.merge(self._name(made), [segs[i] for i in picks], s)
+            segs = [merged if i == picks[0] else x for i, x in enumerate(segs) if i == picks[0] or i not in picks]
+        return self._with(segs, t0, made)
+
+    def _name(self, n: int) -> str:
+        """The name of the n-th segment made from this index (names are never reused in a folder)."""
+        return f"s{self.manifest.get('next_segment', 0) + n:06d}"
+
+    def _with(self, segs: list[Segment], t0: float, made: int) -> "Index":
+        idx = _assemble(self.settings, segs, {**self.manifest, "next_segment": self.manifest.get("next_segment", 0) + made}, t0)
         idx.path = self.path
         return idx
 
@@ -213,28 +233,14 @@ class Index:
             return self._write(path)
 
     def _write(self, path: Path) -> Path:
-        def docs(f):
-            for d in self.docs:
-                f.write(json.dumps(document_record(d), ensure_ascii=False).encode() + b"\n")
-
-        c, lex = self.chunks, self.lexicon
-        files = {
-            "docs": ("docs", ".jsonl", docs),
-            "chunks": ("chunks", ".npz", lambda f: f.write(store.npz(
-                doc=c.doc, start=c.start, end=c.end, sentences=self.sentences, sentence_bounds=self.sentence_bounds))),
-            **{f"bm25_{name}": (f"bm25-{name}", ".npy", lambda f, a=getattr(self.bm25.parts[0], name): np.save(f, a))
-               for name in bm25_mod.Postings.ARRAYS},
-            "lexicon": ("lexicon", ".json", lambda f: f.write(json.dumps(
-                {"names": sorted(lex.names), "places": sorted(lex.places)}, ensure_ascii=False).encode())),
-            "vectors": ("vectors", ".faiss", lambda f: f.write(faiss.serialize_index(self.vectors))),
-        }
-        self.manifest, self.path = store.write_files(path, files, self.manifest), path
+        self.manifest, self.path = store.save(path, self.segments, self.manifest), path
         return path
 
 
 def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None,
           known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None) -> Index:
-    """Chunk, tokenise and embed `docs` into a new in-memory index; `source` is the folder they came from.
+    """Chunk, tokenise and embed `docs` into a new in-memory index of one segment; `source` is the folder
+    they came from.
 
     Chunks whose content hash is in `known` (vectors of an earlier build with the same model) are not
     embedded again. With a `checkpoint` folder, every finished batch is written there first, so a run that
@@ -242,35 +248,21 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     t0 = time.perf_counter()
     chunks = ChunkTable.split(docs, settings)
     vecs = embed.encode_chunks(settings, chunks, progress, known, checkpoint, len(docs))
-    return _assemble(settings, docs, chunks, vecs, {
-        "corpus_dir": str(Path(source).resolve()) if source else None}, t0)
+    segs = [segment.make(f"s{1:06d}", docs, chunks, vecs, settings)] if docs else []
+    return _assemble(settings, segs, {"corpus_dir": str(Path(source).resolve()) if source else None,
+                                      "dimension": int(vecs.shape[1]), "next_segment": 1}, t0)
 
 
-def _assemble(settings: Settings, docs: list[Document], chunks: ChunkTable, vectors: np.ndarray | faiss.Index,
-              manifest: dict, t0: float, derived: tuple | None = None) -> Index:
-    """An index from documents, their chunks and the chunks' vectors (an array, or a faiss index already
-    made). `derived` is (sentences, their bounds, BM25, lexicon) when the caller has them; otherwise they are
-    derived here (cheap next to embedding)."""
-    if derived is None:
-        spans = _sentence_spans(docs)
-        bounds = np.cumsum([0] + [len(s) for s in spans], dtype=np.int64)
-        bm = bm25_mod.BM25.fit((terms(indexed_text(c)) for c in chunks), settings.bm25_k1, settings.bm25_b)
-        derived = (np.concatenate(spans) if spans else np.zeros((0, 2), np.int32), bounds, bm,
-                   answerer.entity_lexicon(d.text for d in docs))
-    if isinstance(vectors, np.ndarray):
-        vectors = dense.build(vectors, settings.hnsw_min_chunks, settings.hnsw_m, settings.hnsw_ef_construction)
+def _assemble(settings: Settings, segs: list[Segment], manifest: dict, t0: float) -> Index:
+    """An index of `segs`, its manifest saying what it holds and how it was made."""
+    live = [x.digests[~x.deleted] for x in segs]
     manifest = {**manifest, "model": settings.embed_model, "backend": settings.embed_backend,
-                "dimension": int(vectors.d), "chunking": settings.chunking(),
-                "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
-                "corpus_hash": corpus_hash(docs), "documents": len(docs), "chunks": len(chunks),
+                "dimension": int(segs[0].vectors.d) if segs else manifest.get("dimension"),
+                "chunking": settings.chunking(), "corpus_hash": corpus_hash([bytes(d) for x in live for d in x]),
+                "documents": sum(len(x) for x in live), "chunks": sum(x.size for x in segs),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(time.perf_counter() - t0, 2)}
-    sents, bounds, bm, lexicon = derived
-    return Index(settings, docs, chunks, sents, bounds, bm, vectors, lexicon, manifest)
-
-
-def _sentence_spans(docs: list[Document]) -> list[np.ndarray]:
-    return [np.asarray(sentences(d.text), dtype=np.int32).reshape(-1, 2) for d in docs]
+    return Index(settings, segs, manifest)
 
 
 def load(path: str | Path, settings: Settings | None = None) -> Index:
@@ -279,85 +271,15 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
     for attempt in range(3):
         manifest = read_manifest(path)
         try:
-            return _open(path, manifest, settings)
+            if manifest is None:
+                raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
+            if manifest.get("format") != FORMAT:
+                raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
+            segs = [store.read_segment(path, entry) for entry in manifest["segments"]]
+            return Index(_settings_of(settings, manifest), segs, manifest, path)
         except IndexProblem:  # unless a writer published meanwhile (its old files go): read the new one
             if attempt == 2 or read_manifest(path) == manifest:
                 raise
-
-
-def _open(path: Path, manifest: dict | None, settings: Settings) -> Index:
-    if manifest is None:
-        raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
-    if manifest.get("format") != FORMAT:
-        raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
-    files = manifest["files"]
-    if set(files) != {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in bm25_mod.Postings.ARRAYS)}:
-        raise IndexProblem(f"index manifest {path / 'manifest.json'} does not list this format's files: rebuild the index")
-    try:
-        docs = store.read_docs(path, files["docs"])
-        ch = np.load(io.BytesIO(store.verified(path, files["chunks"])), allow_pickle=False)
-        lex = json.loads(store.verified(path, files["lexicon"]))
-        lexicon = answerer.Lexicon(frozenset(lex["names"]), frozenset(lex["places"]))
-        postings = bm25_mod.Postings(*(np.load(store.checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
-                                       for a in bm25_mod.Postings.ARRAYS))
-        bm = bm25_mod.BM25([postings], None, settings.bm25_k1, settings.bm25_b)
-        vectors = faiss.read_index(str(store.checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
-    except IndexProblem:
-        raise
-    except FileNotFoundError:
-        raise IndexProblem(f"a file of the index at {path} is missing: rebuild it") from None
-    except Exception as e:  # the checksums matched, so this is a foreign or older writer
-        raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
-    chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
-    if (not vectors.ntotal == len(chunks) == postings.n_chunks or len(postings.indptr) != len(postings.terms) + 1
-            or len(ch["sentence_bounds"]) != len(docs) + 1 or not len(postings.rows) == len(postings.counts) == postings.indptr[-1]):
-        raise IndexProblem(f"index at {path} is inconsistent (its files disagree on counts): rebuild it")
-    settings = _settings_of(settings, manifest)
-    return Index(settings, docs, chunks, ch["sentences"], ch["sentence_bounds"], bm, vectors, lexicon, manifest, path)
-
-
-def open_or_build(path: Path, docs: list[Document], settings: Settings, progress: bool = False,
-                  source: Path | None = None) -> Index:
-    """Load the index at `path` if it was built from these docs with these settings, else (re)build it.
-    One process builds at a time; another one waits, then finds the index built."""
-    with writer_lock(path):
-        try:
-            why = stale_reason(read_manifest(path), docs, settings)
-            if why is None:
-                idx = load(path, settings)
-                if source and idx.manifest.get("corpus_dir") != str(Path(source).resolve()):  # the folder moved
-                    idx.manifest["corpus_dir"] = str(Path(source).resolve())
-                    store.publish(Path(path), idx.manifest)
-                return idx
-        except IndexProblem as e:
-            why = str(e)
-        if why != NO_INDEX:
-            log.warning("rebuilding the index at %s: %s", path, why)
-        checkpoint = Path(path) / CHECKPOINT
-        idx = build(docs, settings, progress, source, previous_vectors(path, settings), checkpoint)
-        idx.save(path, lock=False)
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        return idx
-
-
-def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
-    """The vectors of the index at `path` by chunk content hash, when it is readable and of the same model:
-    an update embeds only what changed."""
-    try:  # only the documents, chunks and vectors are read: their layout is the same in every format
-        manifest = read_manifest(path)
-        if not manifest or (manifest.get("model"), manifest.get("backend", "torch")) != (settings.embed_model,
-                                                                                          settings.embed_backend):
-            return {}
-        files = manifest["files"]
-        docs = store.read_docs(path, files["docs"])
-        ch = np.load(io.BytesIO(store.verified(path, files["chunks"])), allow_pickle=False)
-        vectors = faiss.read_index(str(store.checked(path, files["vectors"])))
-        chunks = ChunkTable(docs, ch["doc"], ch["start"], ch["end"])
-        if len(chunks) != vectors.ntotal:
-            return {}
-        return dict(zip(map(embed.chunk_key, chunks), vectors.reconstruct_n(0, vectors.ntotal)))
-    except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the old index, embed everything
-        return {}
 
 
 def check_question(question, limit: int) -> str:

@@ -1,14 +1,16 @@
-"""Persistence: an index folder of content-addressed files and the manifest that names them.
+"""Persistence: an index folder of segments, each a few content-addressed files, and the manifest that
+names them.
 
-Every file is written under a temporary name, then renamed `<stem>-<sha12><suffix>`; `manifest.json`,
-written last by an atomic rename, names the model, dimension, chunking, corpus hash and each file's size
-and sha256. So a reader never sees a half-written index, and a damaged or mismatched file is refused with a
-one-line message. One process writes at a time (`writer_lock`); readers need no lock. An indexing run
-leaves its finished batches in a checkpoint folder, so an interrupted run resumes.
+Every file is written under a temporary name, then renamed `<segment>-<stem>-<sha12><suffix>`;
+`manifest.json`, written last by an atomic rename, names the model, dimension, chunking and, for each
+segment, its files' sizes and sha256 and its tombstone (which of its documents are deleted). A segment's
+files never change, so saving an index writes only its new segments and changed tombstones. A reader never
+sees a half-written index, and a damaged or mismatched file is refused with a one-line message. One process
+writes at a time (`writer_lock`); readers need no lock. An indexing run leaves its finished batches in a
+checkpoint folder, so an interrupted run resumes.
 """
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import io
@@ -20,13 +22,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import faiss
 import numpy as np
 
+from .bm25 import Postings
 from .config import Settings
+from .lexicon import LexCounts
+from .segment import Segment
+from .split import ChunkTable
 from .types import Document
 
 log = logging.getLogger("qa")
-FORMAT = 6
+FORMAT = 7
 KEY_BYTES = 16  # of a chunk's content hash
 CHECKPOINT = ".partial"  # inside an index folder: batches embedded by a run that has not finished yet
 LOCK = ".lock"  # inside an index folder: held by the one process writing it
@@ -81,14 +88,16 @@ def writer_lock(path: str | Path) -> Iterator[None]:
         yield
 
 
-def stale_reason(manifest: dict | None, docs: list[Document], settings: Settings) -> str | None:
-    """Why an index with this manifest does not fit these docs and settings; None when it fits."""
+def stale_reason(manifest: dict | None, settings: Settings, docs: list[Document] | None = None) -> str | None:
+    """Why an index with this manifest must be built again for these settings (and, given `docs`, why it
+    does not hold exactly them: a sync would bring it in step); None when it fits."""
     if manifest is None:
         return NO_INDEX
     if manifest.get("format") != FORMAT:
         return f"it was written in format {manifest.get('format')}, this version reads {FORMAT}"
-    checks = [("model", settings.embed_model), ("chunking", settings.chunking()),
-              ("bm25", {"k1": settings.bm25_k1, "b": settings.bm25_b}), ("corpus_hash", corpus_hash(docs))]
+    checks = [("model", settings.embed_model), ("chunking", settings.chunking())]
+    if docs is not None:
+        checks.append(("corpus_hash", corpus_hash([d.digest() for d in docs])))
     if manifest.get("backend", "torch") != settings.embed_backend:
         return "its embedding backend changed"
     for key, want in checks:
@@ -105,38 +114,98 @@ def read_manifest(path: Path) -> dict | None:
         return None
     except (OSError, ValueError):
         raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is unreadable: rebuild the index") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("segments", manifest.get("files")), (list, dict)):
         raise IndexProblem(f"index manifest {Path(path) / 'manifest.json'} is not an index manifest: rebuild the index")
     return manifest
 
 
-def corpus_hash(docs: list[Document]) -> str:
-    """What the documents say, whatever their order (uploads come in upload order, folders sorted by name)."""
-    h = hashlib.sha256()
-    for d in sorted(docs, key=lambda d: d.id):
-        about = {k: v for k, v in document_record(d).items() if k not in ("id", "title", "text")}
-        for part in (d.id, d.title, d.text, *([json.dumps(about, sort_keys=True, ensure_ascii=False)] if about else [])):
-            h.update(part.encode("utf-8"))
-            h.update(b"\x00")
-    return h.hexdigest()
+def corpus_hash(digests: list[bytes]) -> str:
+    """What the documents say (their `Document.digest`s), whatever their order (uploads come in upload
+    order, folders sorted by name)."""
+    return hashlib.sha256(b"".join(sorted(digests))).hexdigest()
 
 
-def document_record(d: Document) -> dict:
-    """A document as stored: id, title and text, and its date, source, url and meta where it has them."""
-    return {k: v for k, v in dataclasses.asdict(d).items() if v or k in ("id", "title", "text")}
-
-
-def write_files(path: Path, files: dict[str, tuple[str, str, Callable]], manifest: dict) -> dict:
-    """Write each of `files` (key: (stem, suffix, write(file))), then publish `manifest` naming them, then
-    remove the files of earlier builds and the temp files of interrupted ones; the manifest published."""
-    written = {key: atomic_write(path, stem, suffix, write) for key, (stem, suffix, write) in files.items()}
-    manifest = {**manifest, "format": FORMAT, "files": written}
+def save(path: Path, segments: list[Segment], manifest: dict) -> dict:
+    """Write what of `segments` is not on disk yet (new segments' files, changed tombstones), then publish
+    `manifest` naming them all, then remove the files no segment names any more and the temp files of
+    interrupted runs; the manifest published."""
+    entries = []
+    for seg in segments:
+        if not _on_disk(path, seg.files):
+            seg.files = {key: atomic_write(path, f"{seg.name}-{stem}", suffix, write)
+                         for key, (stem, suffix, write) in _segment_files(seg).items()}
+        if seg.deleted.any() and not _on_disk(path, {"deleted": seg.tombstone}):
+            seg.tombstone = atomic_write(path, f"{seg.name}-deleted", ".npy", lambda f, d=seg.deleted: np.save(f, d))
+        entries.append({"name": seg.name, "documents": len(seg.docs), "deleted": int(seg.deleted.sum()),
+                        "chunks": len(seg.chunks), "files": seg.files,
+                        "tombstone": seg.tombstone if seg.deleted.any() else None})
+    manifest = {**manifest, "format": FORMAT, "segments": entries}
     publish(path, manifest)
-    keep = {f["name"] for f in written.values()} | {"manifest.json", CHECKPOINT, LOCK}
+    keep = {f["name"] for e in entries for f in [*e["files"].values(), e["tombstone"]] if f}
     for old in path.iterdir():
-        if old.name not in keep and old.is_file():
+        if old.name not in keep | {"manifest.json", CHECKPOINT, LOCK} and old.is_file():
             old.unlink(missing_ok=True)
     return manifest
+
+
+def read_segment(path: Path, entry: dict) -> Segment:
+    """A segment of the index at `path` from its manifest entry, every file checked; the large arrays are
+    memory-mapped."""
+    files = entry.get("files") or {}
+    if set(files) != SEGMENT_FILES:
+        raise IndexProblem(f"index manifest {path / 'manifest.json'} does not list this format's files: rebuild the index")
+    try:
+        docs = read_docs(path, files["docs"])
+        ch = np.load(io.BytesIO(verified(path, files["chunks"])), allow_pickle=False)
+        lex = np.load(io.BytesIO(verified(path, files["lexicon"])), allow_pickle=False)
+        postings = Postings(*(np.load(checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
+                              for a in Postings.ARRAYS))
+        vectors = faiss.read_index(str(checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
+        tomb = entry.get("tombstone")
+        deleted = np.load(io.BytesIO(verified(path, tomb)), allow_pickle=False) if tomb else np.zeros(len(docs), bool)
+        seg = Segment(entry["name"], docs, ChunkTable(docs, ch["doc"], ch["start"], ch["end"]), ch["sentences"],
+                      ch["sentence_bounds"], postings, vectors, LexCounts(*(lex[a] for a in LexCounts.ARRAYS)),
+                      ch["digests"], deleted.astype(bool), files, tomb)
+    except IndexProblem:
+        raise
+    except FileNotFoundError:
+        raise IndexProblem(f"a file of the index at {path} is missing: rebuild it") from None
+    except Exception as e:  # the checksums matched, so this is a foreign or older writer
+        raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
+    p = postings
+    if (not vectors.ntotal == len(seg.chunks) == p.n_chunks or len(p.indptr) != len(p.terms) + 1
+            or not len(seg.sentence_bounds) == len(docs) + 1 == len(deleted) + 1 == len(seg.digests) + 1
+            or not len(p.rows) == len(p.counts) == p.indptr[-1]):
+        raise IndexProblem(f"index at {path} is inconsistent (its files disagree on counts): rebuild it")
+    return seg
+
+
+SEGMENT_FILES = {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in Postings.ARRAYS)}
+
+
+def _segment_files(seg: Segment) -> dict[str, tuple[str, str, Callable]]:
+    def docs(f):
+        for d in seg.docs:
+            f.write(json.dumps(d.record(), ensure_ascii=False).encode() + b"\n")
+
+    c = seg.chunks
+    return {
+        "docs": ("docs", ".jsonl", docs),
+        "chunks": ("chunks", ".npz", lambda f: f.write(npz(
+            doc=c.doc, start=c.start, end=c.end, sentences=seg.sentences, sentence_bounds=seg.sentence_bounds,
+            digests=seg.digests))),
+        **{f"bm25_{a}": (f"bm25-{a}", ".npy", lambda f, x=getattr(seg.postings, a): np.save(f, x)) for a in Postings.ARRAYS},
+        "lexicon": ("lexicon", ".npz", lambda f: f.write(npz(**{a: getattr(seg.lex, a) for a in LexCounts.ARRAYS}))),
+        "vectors": ("vectors", ".faiss", lambda f: f.write(faiss.serialize_index(seg.vectors))),
+    }
+
+
+def _on_disk(path: Path, files: dict | None) -> bool:
+    """Whether the files of these manifest entries are there (another writer may have removed them)."""
+    try:
+        return bool(files) and all(f and (path / f["name"]).stat().st_size == f["size"] for f in files.values())
+    except OSError:
+        return False
 
 
 def publish(path: Path, manifest: dict) -> None:

@@ -1,6 +1,8 @@
 """The records that cross module boundaries: Document in, Chunk inside, Hit and Answer out."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 
 
@@ -16,6 +18,14 @@ class Document:
     source: str = ""
     url: str = ""
     meta: dict = field(default_factory=dict, compare=True, hash=False)
+
+    def record(self) -> dict:
+        """The document as stored: id, title and text, and its date, source, url and meta where it has them."""
+        return {k: v for k, v in asdict(self).items() if v or k in ("id", "title", "text")}
+
+    def digest(self) -> bytes:
+        """The sha256 of everything the document says: a changed title, text, date or field changes it."""
+        return hashlib.sha256(json.dumps(self.record(), ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
 
 
 @dataclass(frozen=True)

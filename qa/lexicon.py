@@ -1,0 +1,145 @@
+"""The names and places the answerer knows (`answer.Lexicon`), from counts kept per segment.
+
+A bigram is a name when at least NAME_SHARE of its occurrences in the indexed chunks are written
+capitalised (Vĩnh Phúc, not "giá bao", which the name Gia Bảo would otherwise make a name in every "giá bao
+nhiêu"); a place is a name written after tỉnh, thành phố, huyện… Each segment keeps, chunk by chunk, its
+capitalised bigrams with their counts and its places; how often a bigram occurs at all is its folded term's
+count in the BM25 postings. Both are summed over the live chunks of every segment, so an index of many
+segments, some of them with deleted documents, knows exactly the names a fresh index of the same documents
+knows, without reading any text again.
+"""
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .answer import _CAP_RUN, _PLACE_WORDS, NAME_SHARE, Lexicon, _named_after, _person_like
+from .bm25 import Postings, term_hashes
+from .normalise import fold, fold_aligned, terms
+
+
+@dataclass
+class LexCounts:
+    """One segment's capitalised bigrams (folded) and places, by chunk, as (chunk, word, count) entries."""
+
+    bigrams: np.ndarray  # (n,) str
+    bigram_rows: np.ndarray  # (m,) int32 chunk
+    bigram_cols: np.ndarray  # (m,) int32 index into bigrams
+    bigram_counts: np.ndarray  # (m,) int32 capitalised occurrences in that chunk
+    places: np.ndarray  # (p,) str
+    place_rows: np.ndarray  # (q,) int32 chunk
+    place_cols: np.ndarray  # (q,) int32 index into places
+
+    ARRAYS = ("bigrams", "bigram_rows", "bigram_cols", "bigram_counts", "places", "place_rows", "place_cols")
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "LexCounts":
+        """The counts of chunk texts (what BM25 indexes of each chunk)."""
+        bigrams: dict[str, int] = {}
+        places: dict[str, int] = {}
+        b_rows, b_cols, b_counts, p_rows, p_cols = (array("i") for _ in range(5))  # compact: a whole archive
+        for row, text in enumerate(texts):
+            capitalised, named = found(text)
+            for word, n in capitalised.items():
+                b_rows.append(row)
+                b_cols.append(bigrams.setdefault(word, len(bigrams)))
+                b_counts.append(n)
+            for word in named:
+                p_rows.append(row)
+                p_cols.append(places.setdefault(word, len(places)))
+        i32 = lambda xs: np.frombuffer(xs, dtype=np.int32).copy()  # noqa: E731
+        return cls(_strings(bigrams), i32(b_rows), i32(b_cols), i32(b_counts), _strings(places), i32(p_rows), i32(p_cols))
+
+    @classmethod
+    def merge(cls, parts: Sequence["LexCounts"], keeps: Sequence[np.ndarray]) -> "LexCounts":
+        """The counts of the chunks of `parts` that `keeps` marks (one flag a chunk), renumbered in order (as
+        `of` gives on their texts)."""
+        fields: dict[str, list] = {name: [] for name in cls.ARRAYS}
+        base, words = 0, {"bigrams": {}, "places": {}}
+        for p, keep in zip(parts, keeps):
+            renumber = np.cumsum(keep) - 1 + base
+            for kind, rows, cols in (("bigrams", p.bigram_rows, p.bigram_cols), ("places", p.place_rows, p.place_cols)):
+                vocab, table = getattr(p, kind), words[kind]
+                ids = np.asarray([table.setdefault(w, len(table)) for w in vocab.tolist()], dtype=np.int32)
+                ok = keep[rows] if len(rows) else np.zeros(0, bool)
+                fields[kind[:-1] + "_rows"].append(renumber[rows[ok]])
+                fields[kind[:-1] + "_cols"].append(ids[cols[ok]] if len(ids) else cols[ok])
+                if kind == "bigrams":
+                    fields["bigram_counts"].append(p.bigram_counts[ok])
+            base += int(keep.sum())
+        cat = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, np.int32)  # noqa: E731
+        return cls(_strings(words["bigrams"]), cat(fields["bigram_rows"]), cat(fields["bigram_cols"]),
+                   cat(fields["bigram_counts"]), _strings(words["places"]), cat(fields["place_rows"]),
+                   cat(fields["place_cols"]))
+
+
+def found(text: str) -> tuple[Counter[str], set[str]]:
+    """The folded bigrams of a text's capitalised runs, with counts, and the places named after place words
+    ("UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person)."""
+    capitalised: Counter[str] = Counter()
+    for m in _CAP_RUN.finditer(text):
+        syl = fold(m.group()).split()
+        capitalised.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
+    places = set()
+    for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
+        syl = fold(text[a:b]).split()
+        cut = next((i for i in range(len(syl)) if _person_like(syl[i:])), len(syl))
+        if cut:
+            places.add(" ".join(syl[:cut]))
+    return capitalised, places
+
+
+def lexicon(parts: Sequence[LexCounts], postings: Sequence[Postings], live: Sequence[np.ndarray | None]) -> Lexicon:
+    """The lexicon of the live chunks of segments (their counts, their BM25 postings, their live masks)."""
+    hashes, counts, words, places = [], [], {}, set()
+    for p, m in zip(parts, live):
+        if len(p.bigrams):
+            ok = np.ones(len(p.bigram_rows), bool) if m is None else m[p.bigram_rows]
+            per_word = np.bincount(p.bigram_cols[ok], p.bigram_counts[ok], minlength=len(p.bigrams))
+            h = term_hashes(["~" + w for w in p.bigrams.tolist()])
+            hashes.append(h)
+            counts.append(per_word)
+            words.update(zip(h.tolist(), p.bigrams.tolist()))
+        used = np.unique(p.place_cols if m is None else p.place_cols[m[p.place_rows]])
+        places.update(p.places[used].tolist())
+    if not hashes:
+        return Lexicon(frozenset(), frozenset(places))
+    unique, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
+    capitalised = np.bincount(inverse, np.concatenate(counts), minlength=len(unique))
+    anywhere = sum(_term_totals(q, m, unique) for q, m in zip(postings, live))
+    names = unique[(capitalised > 0) & (anywhere > 0) & (capitalised >= NAME_SHARE * anywhere)]
+    return Lexicon(frozenset(words[h] for h in names.tolist()), frozenset(places))
+
+
+def of_texts(texts: Iterable[str]) -> Lexicon:
+    """The lexicon of a few texts, each counted as one chunk (tests, the question generator)."""
+    texts = list(texts)
+    return lexicon([LexCounts.of(texts)], [Postings.of(terms(t) for t in texts)], [None])
+
+
+def _term_totals(p: Postings, live: np.ndarray | None, hashes: np.ndarray) -> np.ndarray:
+    """How often each of `hashes` (sorted term hashes) occurs in the live chunks of one segment."""
+    out = np.zeros(len(hashes))
+    if not len(p.terms):
+        return out
+    j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
+    hit = np.flatnonzero(p.terms[j] == hashes)
+    starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
+    lengths = ends - starts
+    if not lengths.sum():
+        return out
+    owner = np.repeat(np.arange(len(hit)), lengths)
+    entry = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    weight = p.counts[entry].astype(np.float64)
+    if live is not None:
+        weight *= live[p.rows[entry]]
+    out[hit] = np.bincount(owner, weight, minlength=len(hit))
+    return out
+
+
+def _strings(table: dict[str, int]) -> np.ndarray:
+    return np.asarray(list(table), dtype=str) if table else np.zeros(0, dtype="<U1")
