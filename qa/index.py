@@ -146,7 +146,7 @@ class Index:
             return self._table
 
     def document(self, doc_id: str) -> Document:
-        return self.docs[self._doc_pos[doc_id]]
+        return self.chunks.docs[self._doc_pos[doc_id]]
 
     def sentences_in(self, hit: Hit) -> list[tuple[int, int]]:
         i = self._doc_pos[hit.doc_id]

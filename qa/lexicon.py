@@ -56,25 +56,30 @@ class LexCounts:
 
     @classmethod
     def merge(cls, parts: Sequence["LexCounts"], keeps: Sequence[np.ndarray]) -> "LexCounts":
-        """The counts of the chunks of `parts` that `keeps` marks (one flag a chunk), renumbered in order (as
-        `of` gives on their texts)."""
-        fields: dict[str, list] = {name: [] for name in cls.ARRAYS}
-        base, words = 0, {"bigrams": {}, "places": {}}
-        for p, keep in zip(parts, keeps):
-            renumber = np.cumsum(keep) - 1 + base
-            for kind, rows, cols in (("bigrams", p.bigram_rows, p.bigram_cols), ("places", p.place_rows, p.place_cols)):
-                vocab, table = getattr(p, kind), words[kind]
-                ids = np.asarray([table.setdefault(w, len(table)) for w in vocab.tolist()], dtype=np.int32)
-                ok = keep[rows] if len(rows) else np.zeros(0, bool)
-                fields[kind[:-1] + "_rows"].append(renumber[rows[ok]])
-                fields[kind[:-1] + "_cols"].append(ids[cols[ok]] if len(ids) else cols[ok])
-                if kind == "bigrams":
-                    fields["bigram_counts"].append(p.bigram_counts[ok])
-            base += int(keep.sum())
-        cat = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, np.int32)  # noqa: E731
-        return cls(_strings(words["bigrams"]), cat(fields["bigram_rows"]), cat(fields["bigram_cols"]),
-                   cat(fields["bigram_counts"]), _strings(words["places"]), cat(fields["place_rows"]),
-                   cat(fields["place_cols"]))
+        """The counts of the chunks of `parts` that `keeps` marks (one flag a chunk), renumbered in order:
+        the arrays `of` gives on their texts."""
+        out, base = {}, np.cumsum([0] + [int(k.sum()) for k in keeps])
+        for kind in ("bigram", "place"):
+            table: dict[str, int] = {}
+            rows, cols, counts = [], [], []
+            for p, keep, b in zip(parts, keeps, base):
+                vocab, r, c = getattr(p, kind + "s"), getattr(p, kind + "_rows"), getattr(p, kind + "_cols")
+                ids = np.asarray([table.setdefault(w, len(table)) for w in vocab.tolist()], dtype=np.int64)
+                ok = keep[r]
+                rows.append((np.cumsum(keep) - 1 + b)[r[ok]])
+                cols.append(ids[c[ok]])
+                counts.append(p.bigram_counts[ok] if kind == "bigram" else np.zeros(0))
+            col = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+            used, first = np.unique(col, return_index=True)
+            order = used[np.argsort(first)]  # words numbered as they first occur, as `of` numbers them
+            renumber = np.zeros(len(table), np.int32)
+            renumber[order] = np.arange(len(order), dtype=np.int32)
+            out[kind + "s"] = np.asarray(list(table), dtype=str)[order] if len(order) else np.zeros(0, "<U1")
+            out[kind + "_rows"] = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+            out[kind + "_cols"] = renumber[col]
+            if kind == "bigram":
+                out["bigram_counts"] = np.concatenate(counts).astype(np.int32) if counts else np.zeros(0, np.int32)
+        return cls(**out)
 
 
 def found(text: str) -> tuple[Counter[str], set[str]]:

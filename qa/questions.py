@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 from . import answer as rules
 from .config import Settings
-from .lexicon import found
+from . import lexicon
 from .normalise import fold, fold_aligned, has_diacritics
 from .split import sentences
 from .types import Document
@@ -211,7 +211,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
     rng = random.Random(seed)
     docs = list(docs)
     if places is None:
-        places = set().union(*(found(d.text)[1] for d in docs))
+        places = set().union(*(lexicon.found(d.text)[1] for d in docs))
     made: list[dict] = []
     by_answer: dict[str, list[tuple[int, int, int, int]]] = defaultdict(list)  # answer -> (doc, sent, a, b)
     entities: dict[str, set[str]] = {"place": set(), "person": set()}

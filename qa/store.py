@@ -141,11 +141,16 @@ def save(path: Path, segments: list[Segment], manifest: dict) -> dict:
                         "tombstone": seg.tombstone if seg.deleted.any() else None})
     manifest = {**manifest, "format": FORMAT, "segments": entries}
     publish(path, manifest)
-    keep = {f["name"] for e in entries for f in [*e["files"].values(), e["tombstone"]] if f}
+    keep = named_files(manifest) | {"manifest.json", CHECKPOINT, LOCK}
     for old in path.iterdir():
-        if old.name not in keep | {"manifest.json", CHECKPOINT, LOCK} and old.is_file():
+        if old.name not in keep and old.is_file():
             old.unlink(missing_ok=True)
     return manifest
+
+
+def named_files(manifest: dict) -> set[str]:
+    """The names of every file a manifest names (segment files and tombstones)."""
+    return {f["name"] for e in manifest["segments"] for f in [*e["files"].values(), e["tombstone"]] if f}
 
 
 def read_segment(path: Path, entry: dict) -> Segment:

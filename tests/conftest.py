@@ -32,6 +32,13 @@ def seed_index(settings) -> qa.Index:
     return qa.build_index(SEEDS, path=settings.index_dir, settings=settings)
 
 
+def vectors_of(idx: qa.Index):
+    """Every chunk's vector, segment after segment."""
+    import numpy as np
+
+    return np.concatenate([x.chunk_vectors() for x in idx.segments])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

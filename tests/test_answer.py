@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import Lexicon, _refers_back, analyse, classify, entity_lexicon, extract, question_entities, search_text
+from qa.answer import Lexicon, _refers_back, analyse, classify, extract, question_entities, search_text
+from qa.lexicon import of_texts as entity_lexicon
 from qa.normalise import fold_aligned
 
 

@@ -1,9 +1,10 @@
-"""Crash safety: an indexing run killed with SIGKILL at any point leaves the previous index loadable and
-answering as before, and the next run finishes the job.
+"""Crash safety: an indexing run, a sync (adding, replacing, deleting), a merge or an optimize killed with
+SIGKILL at any point leaves the previous index loadable and answering as before, and the next run finishes
+the job.
 
-The kills are real: a child process runs `python -m qa index` with one function of qa.index wrapped to
-SIGKILL the process at a chosen moment (before the n-th file write, halfway through one, just before the
-manifest is published, just after), or is killed from outside after a delay."""
+The kills are real: a child process runs `python -m qa …` with qa.store's file writes wrapped to SIGKILL the
+process at a chosen moment (before the n-th file write, halfway through one, just before the manifest is
+published, just after), or is killed from outside after a delay."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import pytest
 import qa
 from qa.corpus import make_document, read_folder
 from qa.split import ChunkTable
-from qa.store import CHECKPOINT
+from qa.store import CHECKPOINT, SEGMENT_FILES, named_files
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -56,7 +57,10 @@ def publish(src, dst):
         die()
 st.os.replace = publish
 from qa.__main__ import main
-main(["index", sys.argv[3]])
+code = main(sys.argv[3:])
+if point == "count":
+    print("WRITES", calls)
+sys.exit(code)
 """
 
 
@@ -88,12 +92,12 @@ def test_a_killed_index_run_leaves_the_previous_index_and_the_next_run_finishes(
     manifest, answer = before.manifest, before.ask(CARD_QUESTION).to_dict()
     hits = [h.to_dict() for h in before.search(CARD_QUESTION, 5)]
     new_chunks = len(ChunkTable.split(read_folder(folder)[-1:], before.settings))
-    writes = new_chunks + len(before.manifest["files"])  # one checkpoint per chunk, then the index files
+    writes = new_chunks + len(SEGMENT_FILES)  # one checkpoint per chunk, then the new segment's files
     faults = [(point, n) for point in ("before-write", "torn-write") for n in range(1, writes + 1)] + [
         ("before-publish", 0)]
     for point, n in faults:
         shutil.rmtree(index / CHECKPOINT, ignore_errors=True)  # each run starts from the same state
-        run = subprocess.run([sys.executable, "-c", CHILD, point, str(n), str(folder)], cwd=ROOT, env=_env(index),
+        run = subprocess.run([sys.executable, "-c", CHILD, point, str(n), "index", str(folder)], cwd=ROOT, env=_env(index),
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == -signal.SIGKILL, f"{point} {n}: not interrupted ({run.stderr[-300:]})"
         _unchanged(index, manifest, answer, hits)
@@ -110,8 +114,7 @@ def test_a_killed_index_run_leaves_the_previous_index_and_the_next_run_finishes(
     assert done.returncode == 0, done.stderr
     idx = qa.load(index)
     assert idx.ask(NEW_QUESTION).text == "7 tỷ đồng" and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
-    listed = {f["name"] for f in idx.manifest["files"].values()}
-    assert {p.name for p in index.iterdir()} == listed | {"manifest.json", ".lock"}  # no temp file, no checkpoint
+    assert {p.name for p in index.iterdir()} == named_files(idx.manifest) | {"manifest.json", ".lock"}  # no temp file, no checkpoint
 
 
 def test_killed_after_publishing_the_new_index_is_complete(corpus, tmp_path):
@@ -121,7 +124,7 @@ def test_killed_after_publishing_the_new_index_is_complete(corpus, tmp_path):
     (folder / "998_more.txt").write_text(NEW_ARTICLE.replace("7 tỷ", "9 tỷ").replace("Hòa Bình", "Sơn La"),
                                          encoding="utf-8")
     try:
-        run = subprocess.run([sys.executable, "-c", CHILD, "after-publish", "0", str(folder)], cwd=ROOT,
+        run = subprocess.run([sys.executable, "-c", CHILD, "after-publish", "0", "index", str(folder)], cwd=ROOT,
                              env=_env(copy), capture_output=True, text=True, timeout=300)
         assert run.returncode == -signal.SIGKILL, run.stderr[-500:]
         idx = qa.load(copy)  # the new manifest and every file it names are there
@@ -129,6 +132,58 @@ def test_killed_after_publishing_the_new_index_is_complete(corpus, tmp_path):
         assert json.loads((copy / "manifest.json").read_text())["documents"] == len(idx.docs)
     finally:
         (folder / "998_more.txt").unlink()
+
+
+def _change(folder, what):
+    """Change a copy of the corpus folder for one kind of run; the command to run and the check after it."""
+    if what == "delete":
+        (folder / "004_b0df8020306ae6dc.txt").unlink()
+        return ["sync", str(folder)], lambda idx: len(idx.docs) == 5 and idx.manifest["segments"][0]["tombstone"]
+    if what == "replace":
+        article = folder / "999_new.txt"
+        article.write_text(article.read_text(encoding="utf-8").replace("7 tỷ", "8 tỷ"), encoding="utf-8")
+        return ["sync", str(folder)], lambda idx: idx.ask(NEW_QUESTION).text == "8 tỷ đồng"
+    if what == "merge":  # with QA_MERGE_FACTOR=2: the new segment and the two there are merged into one
+        (folder / "998_more.txt").write_text(NEW_ARTICLE.replace("7 tỷ", "9 tỷ").replace("Hòa Bình", "Sơn La"),
+                                             encoding="utf-8")
+        return ["sync", str(folder)], lambda idx: len(idx.segments) == 1 and len(idx.docs) == 7
+    (folder / "004_b0df8020306ae6dc.txt").unlink()  # optimize: one segment, the deleted article dropped
+    subprocess.run([sys.executable, "-m", "qa", "sync", str(folder)], cwd=ROOT, env=_env(folder.parent / "index"),
+                   check=True, capture_output=True)
+    return ["optimize"], lambda idx: len(idx.segments) == 1 and idx.manifest["segments"][0]["deleted"] == 0
+
+
+@pytest.mark.parametrize("what", ["delete", "replace", "merge", "optimize"])
+def test_a_killed_sync_merge_or_optimize_leaves_the_previous_index(corpus, tmp_path, what):
+    """From an index of two segments (the seeds, then one article added), killed at every file write."""
+    base = tmp_path / what
+    shutil.copytree(corpus[0], base / "corpus")
+    shutil.copytree(corpus[1], base / "index")
+    folder, index = base / "corpus", base / "index"
+    env = {**_env(index), "QA_MERGE_FACTOR": "2" if what == "merge" else "10", "QA_CHECKPOINT_CHUNKS": "512"}
+    subprocess.run([sys.executable, "-m", "qa", "sync", str(folder)], cwd=ROOT, env=env, check=True, capture_output=True)
+    argv, done = _change(folder, what)
+    before = qa.load(index)
+    manifest, answer = before.manifest, before.ask(CARD_QUESTION).to_dict()
+    hits = [h.to_dict() for h in before.search(CARD_QUESTION, 5)]
+    shutil.copytree(base, tmp_path / "count")  # how many files the run writes, on a copy
+    count = subprocess.run([sys.executable, "-c", CHILD, "count", "0", *[a.replace(str(base), str(tmp_path / "count"))
+                                                                         for a in argv]],
+                           cwd=ROOT, env={**env, "QA_INDEX_DIR": str(tmp_path / "count" / "index")},
+                           capture_output=True, text=True, timeout=300)
+    writes = int(count.stdout.split("WRITES")[-1])
+    assert count.returncode == 0 and writes >= 1, count.stderr[-500:]
+    for point, n in [(p, n) for p in ("before-write", "torn-write") for n in range(1, writes + 1)] + [("before-publish", 0)]:
+        run = subprocess.run([sys.executable, "-c", CHILD, point, str(n), *argv], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == -signal.SIGKILL, f"{point} {n}: not interrupted ({run.stderr[-300:]})"
+        _unchanged(index, manifest, answer, hits)
+    finish = subprocess.run([sys.executable, "-m", "qa", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert finish.returncode == 0, finish.stderr
+    idx = qa.load(index)
+    assert done(idx) and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
+    assert {p.name for p in index.iterdir()} == named_files(idx.manifest) | {"manifest.json", ".lock"}
 
 
 READER = r"""

@@ -39,12 +39,12 @@ def _problems(lines: list[str]) -> list[str]:
 def test_a_healthy_setup_passes_every_check(setup):
     rc, lines = _doctor(setup[0])
     assert rc == 0 and not _problems(lines) and len(lines) >= 6, lines
-    assert any(re.search(r"all \d+ files match the manifest", line) for line in lines)
+    assert any(re.search(r"in 1 segments? at .*every file matches the manifest", line) for line in lines)
 
 
 def test_a_damaged_index_file_is_named_with_its_fix(setup):
     settings, _, index = setup
-    weights = next(index.glob("bm25-counts-*.npy"))
+    weights = next(index.glob("*-bm25-counts-*.npy"))
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))

@@ -32,7 +32,7 @@ def test_an_index_records_its_backend_and_queries_embed_with_it(int8, tmp_path, 
     idx = qa.build_index(SEEDS, path=tmp_path / "i8", settings=int8)
     assert idx.manifest["backend"] == "onnx-int8" and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
     again = load(tmp_path / "i8", dataclasses.replace(int8, embed_backend="torch"))  # the index's backend wins
-    assert again.settings.embed_backend == "onnx-int8" and isinstance(again.vectors, faiss.IndexScalarQuantizer)
+    assert again.settings.embed_backend == "onnx-int8" and isinstance(again.segments[0].vectors, faiss.IndexScalarQuantizer)
     assert again.search(CARD_QUESTION, 3) == idx.search(CARD_QUESTION, 3)
     with caplog.at_level(logging.WARNING, "qa"):  # another backend: the vectors are computed again
         qa.open_index(dataclasses.replace(int8, index_dir=tmp_path / "i8", embed_backend="torch"), SEEDS)

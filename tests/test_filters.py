@@ -55,10 +55,10 @@ def test_a_filtered_graph_search_is_the_exact_search_of_what_passes(dated):
     allowed = np.zeros(len(graph.chunks), dtype=bool)
     allowed[::7] = True  # 9 of the 63 chunks
     query = qa.embed.encode(graph.model(), ["Vĩnh Phúc"], "query")[0]
-    vectors = graph.vectors.reconstruct_n(0, graph.vectors.ntotal)
+    vectors = graph.segments[0].chunk_vectors()
     exact = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ query), kind="stable")][:5].tolist()
-    assert dense.top(graph.vectors, query, 5, allowed) == exact  # exact below filter_exact_chunks
-    assert dense.top(graph.vectors, query, 5, allowed, exact_below=0) == exact  # the graph, then exact if short
+    assert dense.top(graph.segments[0].vectors, query, 5, allowed) == exact  # exact below filter_exact_chunks
+    assert dense.top(graph.segments[0].vectors, query, 5, allowed, exact_below=0) == exact  # the graph, then exact if short
 
 
 def test_answers_come_only_from_articles_that_pass(dated):

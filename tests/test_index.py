@@ -16,10 +16,11 @@ import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
 from qa.corpus import read_folder, read_jsonl
 from qa.embed import chunk_key
-from qa.index import load, open_or_build, previous_vectors
+from qa.index import load
+from qa.sync import open_or_build, previous_vectors
 from qa.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
 
-from .conftest import CARD_QUESTION, ROOT, SEEDS
+from .conftest import CARD_QUESTION, ROOT, SEEDS, vectors_of
 
 
 def test_manifest_records_how_the_index_was_built(seed_index, settings):
@@ -27,7 +28,8 @@ def test_manifest_records_how_the_index_was_built(seed_index, settings):
     assert m["model"] == settings.embed_model and m["dimension"] == 384
     assert m["chunking"] == settings.chunking() and len(m["corpus_hash"]) == 64
     assert m["documents"] == 5 and m["chunks"] == len(seed_index.chunks)
-    for f in m["files"].values():
+    assert [s["name"] for s in m["segments"]] == ["s000001"] and m["segments"][0]["tombstone"] is None
+    for f in m["segments"][0]["files"].values():
         assert (settings.index_dir / f["name"]).stat().st_size == f["size"]
 
 
@@ -41,7 +43,7 @@ def test_damaged_or_missing_files_are_refused(seed_index, settings, tmp_path):
     copy = tmp_path / "idx"
     shutil.copytree(settings.index_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
-    victim = copy / manifest["files"]["vectors"]["name"]
+    victim = copy / manifest["segments"][0]["files"]["vectors"]["name"]
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
@@ -58,29 +60,31 @@ def test_damaged_or_missing_files_are_refused(seed_index, settings, tmp_path):
 def test_damaged_index_is_rebuilt_by_open_or_build(seed_index, settings, tmp_path, caplog):
     copy = tmp_path / "idx"
     shutil.copytree(settings.index_dir, copy)
-    (copy / json.loads((copy / "manifest.json").read_text())["files"]["docs"]["name"]).write_text("garbage")
+    (copy / json.loads((copy / "manifest.json").read_text())["segments"][0]["files"]["docs"]["name"]).write_text("garbage")
     with caplog.at_level(logging.WARNING, "qa"):
-        idx = open_or_build(copy, read_folder(SEEDS), settings)
+        idx, _ = open_or_build(copy, read_folder(SEEDS), settings)
     assert "rebuilding" in caplog.text
     assert idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
     load(copy, settings)  # and the rebuilt one verifies
 
 
-def test_changed_corpus_or_setting_rebuilds(settings, tmp_path, caplog):
+def test_a_changed_corpus_syncs_and_a_changed_setting_rebuilds(settings, tmp_path, caplog):
     folder = tmp_path / "docs"
     folder.mkdir()
     shutil.copy(SEEDS / "001_6bf9596543eff144.txt", folder)
     path = tmp_path / "idx"
-    first = open_or_build(path, read_folder(folder), settings)
-    assert first.manifest["documents"] == 1
-    assert open_or_build(path, read_folder(folder), settings).manifest["built_at"] == first.manifest["built_at"]
+    first, changes = open_or_build(path, read_folder(folder), settings)
+    assert first.manifest["documents"] == 1 and changes.added == ("001_6bf9596543eff144",)
+    again, changes = open_or_build(path, read_folder(folder), settings)
+    assert not changes and again.manifest["built_at"] == first.manifest["built_at"]  # nothing written
     shutil.copy(SEEDS / "003_82f23e52a0d4abee.txt", folder)
     with caplog.at_level(logging.WARNING, "qa"):
-        second = open_or_build(path, read_folder(folder), settings)
-    assert "corpus hash changed" in caplog.text and second.manifest["documents"] == 2
-    third = open_or_build(path, read_folder(folder), dataclasses.replace(settings, chunk_size=400))
-    assert "chunking changed" in caplog.text and third.manifest["chunks"] > second.manifest["chunks"]
-    assert len(list(path.glob("vectors-*"))) == 1, "old files are cleaned up"
+        second, changes = open_or_build(path, read_folder(folder), settings)
+    assert "rebuilding" not in caplog.text and changes.added == ("003_82f23e52a0d4abee",)
+    assert second.manifest["documents"] == 2 and len(second.segments) == 2  # the new article is a segment
+    third, changes = open_or_build(path, read_folder(folder), dataclasses.replace(settings, chunk_size=400))
+    assert "chunking changed" in caplog.text and changes.rebuilt and third.manifest["chunks"] > second.manifest["chunks"]
+    assert len(list(path.glob("*-vectors-*"))) == 1, "old files are cleaned up"
 
 
 def test_bad_files_are_skipped_with_a_warning(tmp_path, settings, caplog):
@@ -111,7 +115,7 @@ def test_dates_sources_and_links_are_stored_and_carried_by_every_hit(settings, t
     assert (hits["a"].date, hits["a"].source, hits["a"].url) == ("2019-03-15", "Báo Mẫu", "https://bao.example/a")
     assert hits["b"].date == "2018-01-02" and hits["b"].source == ""  # from its dateline
     moved = [dict(records[0], date="2019-03-16"), records[1]]
-    assert qa.store.corpus_hash(qa.corpus.from_records(moved)) != idx.manifest["corpus_hash"]  # a new date is a change
+    assert qa.store.corpus_hash([d.digest() for d in qa.corpus.from_records(moved)]) != idx.manifest["corpus_hash"]  # a new date is a change
 
 
 def test_build_from_records_and_titles(settings):
@@ -142,7 +146,7 @@ def test_unreadable_manifest_is_refused_or_rebuilt(seed_index, settings, tmp_pat
     with pytest.raises(IndexProblem, match="unreadable"):
         qa.open_index(dataclasses.replace(settings, index_dir=copy))  # a user's index: refused, not replaced
     with caplog.at_level(logging.WARNING, "qa"):
-        idx = open_or_build(copy, read_folder(SEEDS), settings)
+        idx, _ = open_or_build(copy, read_folder(SEEDS), settings)
     assert "rebuilding" in caplog.text and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
 
 
@@ -192,10 +196,10 @@ def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp
     embedded = set(read_checkpoint(tmp_path / "ck", settings))
     fresh = {chunk_key(c) for c in idx.chunks} - set(known)
     assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
-    old = dict(zip(map(chunk_key, seed_index.chunks), seed_index.vectors.reconstruct_n(0, seed_index.vectors.ntotal)))
+    old = dict(zip(map(chunk_key, seed_index.chunks), vectors_of(seed_index)))
     kept = [(i, chunk_key(c)) for i, c in enumerate(idx.chunks) if chunk_key(c) in old]
     assert len(kept) == len(idx.chunks) - len(fresh)
-    assert all((idx.vectors.reconstruct(i) == old[k]).all() for i, k in kept)
+    assert all((vectors_of(idx)[i] == old[k]).all() for i, k in kept)
     assert idx.ask("Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền làm đường?").text == "2 tỷ đồng"
 
 
@@ -232,11 +236,13 @@ def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
     small = dataclasses.replace(settings, hnsw_min_chunks=10)  # the seeds' 63 chunks count as "large" here
     known = previous_vectors(settings.index_dir, settings)
     idx = qa.index.build(read_folder(SEEDS), small, known=known)
-    assert isinstance(idx.vectors, faiss.IndexHNSW) and isinstance(seed_index.vectors, faiss.IndexScalarQuantizer)
+    assert isinstance(idx.segments[0].vectors, faiss.IndexHNSW)
+    assert isinstance(seed_index.segments[0].vectors, faiss.IndexScalarQuantizer)
     assert idx.search(CARD_QUESTION, 3, "dense") == seed_index.search(CARD_QUESTION, 3, "dense")
     idx.save(tmp_path / "hnsw")
     again = load(tmp_path / "hnsw", small)
-    assert isinstance(again.vectors, faiss.IndexHNSW) and again.vectors.hnsw.efSearch == small.hnsw_ef_search
+    graph = again.segments[0].vectors
+    assert isinstance(graph, faiss.IndexHNSW) and graph.hnsw.efSearch == small.hnsw_ef_search
     assert again.ask(CARD_QUESTION).text == "3 tỷ đồng"
 
 
@@ -247,29 +253,3 @@ def test_checkpoint_keys_survive_any_bytes(settings, tmp_path):
     write_checkpoint(tmp_path, settings, keys, np.eye(3, 384, dtype=np.float32))
     back = read_checkpoint(tmp_path, settings)
     assert set(back) == set(keys) and (back[keys[2]] == np.eye(3, 384)[2]).all()
-
-
-def test_adding_documents_gives_the_index_a_fresh_build_would(seed_index, settings):
-    """`Index.add` reads only the new documents (BM25 counts, sentences, lexicon and vectors of the others
-    are carried over), and the result equals building everything again."""
-    import numpy as np
-
-    docs = read_folder(SEEDS)
-    extra = dataclasses.replace(docs[0], id="extra", text=docs[0].text + "\nHà Nội hỗ trợ Sơn La 9 tỷ đồng.")
-    changed = dataclasses.replace(docs[1], text=docs[1].text.replace("Hà Nội", "Thủ đô Hà Nội", 1))
-    for added, expected in (([extra], docs + [extra]),  # only an addition
-                            ([changed], [d for d in docs if d.id != changed.id] + [changed])):  # a replacement
-        grown = seed_index.add(added)
-        fresh = qa.index.build(expected, settings, known=previous_vectors(settings.index_dir, settings))
-        assert [d.id for d in grown.docs] == [d.id for d in fresh.docs]
-        for name in qa.bm25.Postings.ARRAYS:
-            assert np.array_equal(getattr(grown.bm25.parts[0], name), getattr(fresh.bm25.parts[0], name)), name
-        assert np.array_equal(grown.sentences, fresh.sentences) and np.array_equal(grown.sentence_bounds,
-                                                                                    fresh.sentence_bounds)
-        assert grown.lexicon == fresh.lexicon
-        assert (grown.chunks.doc == fresh.chunks.doc).all() and (grown.chunks.start == fresh.chunks.start).all()
-        a, b = (i.vectors.reconstruct_n(0, i.vectors.ntotal) for i in (grown, fresh))
-        old = grown.chunks.doc < len(expected) - len(added)  # the chunks of the documents kept
-        assert old.sum() > 40 and (a[old] == b[old]).all()  # their vectors carried over as they were
-        assert ((a[~old] * b[~old]).sum(axis=1) > 0.99).all()  # int8 activations are scaled per batch
-    assert seed_index.add([extra]).ask("Hà Nội hỗ trợ Sơn La bao nhiêu tiền?").text == "9 tỷ đồng"
