@@ -174,6 +174,7 @@ def test_a_killed_sync_merge_or_optimize_leaves_the_previous_index(corpus, tmp_p
     writes = int(count.stdout.split("WRITES")[-1])
     assert count.returncode == 0 and writes >= 1, count.stderr[-500:]
     for point, n in [(p, n) for p in ("before-write", "torn-write") for n in range(1, writes + 1)] + [("before-publish", 0)]:
+        shutil.rmtree(index / CHECKPOINT, ignore_errors=True)  # each run starts from the same state
         run = subprocess.run([sys.executable, "-c", CHILD, point, str(n), *argv], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == -signal.SIGKILL, f"{point} {n}: not interrupted ({run.stderr[-300:]})"
@@ -197,6 +198,7 @@ while not stop.exists():
         idx.bm25.scores(["hà", "nội"])  # read the memory-mapped arrays too
         seen.add(len(idx.docs))
         loads += 1
+        stop.with_suffix(".ready").touch()
     except Exception as e:
         errors.append(f"{type(e).__name__}: {e}")
 print(json.dumps({"loads": loads, "errors": errors[:5], "documents": sorted(seen)}))
@@ -213,9 +215,13 @@ def test_readers_never_see_a_half_written_index(seed_index, tmp_path):
     new = old.add([make_document("999_new", NEW_ARTICLE)])
     reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop)], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
-    time.sleep(2)  # the reader is loading
-    for i in range(40):
+    deadline = time.monotonic() + 120
+    while not stop.with_suffix(".ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the reader is loading
+    i, until = 0, time.monotonic() + 3
+    while i < 40 or time.monotonic() < until:  # a save writes only the new segment: keep going for a while
         (new if i % 2 == 0 else old).save(path)
+        i += 1
     stop.touch()
     report = json.loads(reader.communicate(timeout=300)[0])
     assert report["errors"] == [] and report["loads"] >= 20, report
