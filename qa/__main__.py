@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import corpus, open_index, sync_index
+from . import corpus, sync_index
 from .cite import format_answer, format_hits
 from .config import READERS, Settings
 from .index import MODES
@@ -61,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             return _sync(settings, args.source, args.watch)
         if args.command == "optimize":
             return _optimize(settings)
-        idx = open_index(settings, getattr(args, "folder", None), progress=args.command == "index",
-                         jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
+        idx, changes = sync_index(settings, getattr(args, "folder", None), progress=args.command == "index",
+                                  jsonl=getattr(args, "jsonl", None), limit=getattr(args, "limit", None))
         if args.command == "index":
             m = idx.manifest
-            print(f"indexed {m['documents']} documents, {m['chunks']} chunks with {m['model']} at {idx.path}")
+            print(f"indexed {m['documents']} documents, {m['chunks']} chunks in {_segments(idx)} with {m['model']} "
+                  f"at {idx.path} ({changes})")
             return 0
         filters = {key: getattr(args, key) for key in ("since", "until", "source", "category") if getattr(args, key)}
         if args.command == "search":
@@ -94,7 +95,7 @@ def _sync(settings: Settings, source: Path, watch: float | None) -> int:
         try:
             idx, changes = sync_index(settings, None if records else source, jsonl=source if records else None)
             print(f"{time.strftime('%H:%M:%S')} {changes}; {idx.manifest['documents']:,} documents in "
-                  f"{len(idx.segments)} segments at {idx.path}", flush=True)
+                  f"{_segments(idx)} at {idx.path}", flush=True)
         except (ValueError, IndexProblem, OSError) as e:
             if watch is None:
                 raise ValueError(str(e)) from None
@@ -102,6 +103,10 @@ def _sync(settings: Settings, source: Path, watch: float | None) -> int:
         if watch is None:
             return 0
         time.sleep(watch)
+
+
+def _segments(idx) -> str:
+    return f"{len(idx.segments)} segment{'s' if len(idx.segments) != 1 else ''}"
 
 
 def _optimize(settings: Settings) -> int:

@@ -58,3 +58,21 @@ def test_load_benchmark_sixteen_clients_and_an_upload_meanwhile(seed_index, sett
     assert (settings.index_dir / "manifest.json").read_bytes() == manifest  # the upload went to a copy
     for route in ("search", "ask"):  # the JSON API beside it, same clients, same run
         assert f["json_api"][route]["requests"] > 16 and f["json_api"][route]["errors"] == 0, route
+
+
+def test_segments_benchmark_runs_on_the_seeds(seed_index, settings, tmp_path):
+    out = subprocess.run([sys.executable, "bench/segments.py", "--index", str(settings.index_dir), "--work",
+                          str(tmp_path / "w"), "--adds", "2", "--trials", "1", "--queries", "3", "--out",
+                          str(tmp_path / "f.json")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    f = json.loads((tmp_path / "f.json").read_text())
+    assert f["articles"] == 5 and f["held_out"] == 2 and f["optimize"]["peak_mb"] > 0
+    assert 0 < f["single"]["add_bytes"] and 0 < f["single"]["delete_bytes"] < f["single"]["add_bytes"]
+    assert f["adds"]["count"] == 2 and f["adds"]["segments_end"] == 3 and f["same_hits"] == "3/3"
+    assert (settings.index_dir / "manifest.json").exists() and len(qa_load(settings).docs) == 5  # left as it was
+
+
+def qa_load(settings):
+    import qa
+
+    return qa.load(settings.index_dir, settings)
