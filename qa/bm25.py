@@ -89,10 +89,6 @@ class Postings:
     def n_chunks(self) -> int:
         return len(self.lengths)
 
-    def column(self, h: np.uint64) -> int | None:
-        j = int(np.searchsorted(self.terms, h))
-        return j if j < len(self.terms) and self.terms[j] == h else None
-
 
 class BM25:
     """Scores over segments, chunk positions running through them in order (deleted chunks keep their
@@ -116,42 +112,47 @@ class BM25:
     def fit(cls, docs: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> "BM25":
         return cls([Postings.of(docs)], None, k1, b)
 
-    def _entries(self, h: np.uint64) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """(segment, rows, counts) of one term's live entries in each segment that holds it."""
-        out = []
+    def gather(self, hashes: np.ndarray) -> tuple[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
+        """The live entries of the terms `hashes` (sorted, unique), segment by segment, as (segment, rows,
+        counts, which term), and each term's document frequency over all segments: one binary search a
+        segment for all the terms, not one a term."""
+        found, df = [], np.zeros(len(hashes), dtype=np.int64)
         for i, (p, m) in enumerate(zip(self.parts, self.live)):
-            j = p.column(h)
-            if j is None:
+            if not len(p.terms) or not len(hashes):
                 continue
-            rows, counts = p.rows[p.indptr[j]:p.indptr[j + 1]], p.counts[p.indptr[j]:p.indptr[j + 1]]
+            j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
+            hit = np.flatnonzero(p.terms[j] == hashes)
+            starts = p.indptr[j[hit]]
+            lengths = p.indptr[j[hit] + 1] - starts
+            entry = ranges(starts, lengths)
+            rows, counts, term = p.rows[entry], p.counts[entry], np.repeat(hit, lengths)
             if m is not None:
                 keep = m[rows]
-                rows, counts = rows[keep], counts[keep]
+                rows, counts, term = rows[keep], counts[keep], term[keep]
             if len(rows):
-                out.append((i, rows, counts))
-        return out
+                df += np.bincount(term, minlength=len(hashes))
+                found.append((i, rows, counts, term))
+        return found, df
 
     def scores(self, query: list[str]) -> np.ndarray:
         """BM25 score of every chunk position; repeated query terms count again, as in rank-bm25 and bm25s."""
-        at, weight = [], []
-        for h, times in Counter(term_hashes(query).tolist()).items() if query else ():
-            entries = self._entries(np.uint64(h))
-            df = sum(len(rows) for _, rows, _ in entries)
-            if not df:
-                continue
-            idf = np.float32(times * lucene_idf(self.n_live, df))
-            for i, rows, counts in entries:
-                tf = counts.astype(np.float32)
-                at.append(rows.astype(np.int64) + self.offsets[i])
-                weight.append(idf * tf / (tf + self._norm[i][rows]))
-        if not at:
+        hashes, times = np.unique(term_hashes(query), return_counts=True) if query else (np.zeros(0, np.uint64), None)
+        found, df = self.gather(hashes)
+        if not found:
             return np.zeros(self.n_chunks, dtype=np.float32)
+        n = self.n_live
+        idf = (times * np.log1p((n - df + 0.5) / (df + 0.5))).astype(np.float32)
+        at, weight = [], []
+        for i, rows, counts, term in found:
+            tf = counts.astype(np.float32)
+            at.append(rows.astype(np.int64) + self.offsets[i])
+            weight.append(idf[term] * tf / (tf + self._norm[i][rows]))
         return np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term, log((N - df + 0.5) / (df + 0.5)), 0 when unseen: how rare a
         question word is here (the answerer weighs words by it; scoring uses Lucene's)."""
-        df = sum(len(rows) for _, rows, _ in self._entries(term_hashes([term])[0]))
+        df = int(self.gather(term_hashes([term]))[1][0])
         return float(np.log((self.n_live - df + 0.5) / (df + 0.5))) if df else 0.0
 
     def top(self, query: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
@@ -165,8 +166,10 @@ class BM25:
         return cand[np.lexsort((cand, -s[cand]))].tolist()
 
 
-def lucene_idf(n: int, df: int) -> float:
-    return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions starts[k] .. starts[k] + lengths[k] - 1 for every k, one after another."""
+    total = int(lengths.sum())
+    return np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
 
 
 def term_hashes(terms: list[str]) -> np.ndarray:

@@ -56,7 +56,8 @@ def search(indexes: list[faiss.Index], offsets, query: np.ndarray, n: int, allow
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     found: list[tuple[float, int]] = []
     for index, a, b in zip(indexes, offsets[:-1], offsets[1:]):
-        scores, ids = _nearest(index, q, n, None if allowed is None else allowed[a:b], exact_below)
+        part = None if allowed is None else allowed[a:b]
+        scores, ids = _nearest(index, q, n, None if part is None or part.all() else part, exact_below)
         found += zip((-scores).tolist(), (ids + int(a)).tolist())
     found.sort()
     return [i for _, i in found[:n]]

@@ -124,8 +124,8 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
         yield (False, "index", f"{e} ({fix}; the vectors of undamaged files are reused)")
         return
     m = idx.manifest
-    yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks in {len(m['segments'])} "
-                          f"segments at {path}; every file matches the manifest")
+    yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks in {len(m['segments'])} segment"
+                          f"{'s' * (len(m['segments']) != 1)} at {path}; every file matches the manifest")
     folder = _source(m)
     if m.get("corpus_dir") and not folder:
         yield (True, "index freshness", f"the folder it was built from, {m['corpus_dir']}, is gone: it is used as it is")

@@ -46,11 +46,11 @@ class Index:
         their place), BM25 and the lexicon over their live chunks."""
         segs, s = self.segments, self.settings
         cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)  # noqa: E731
-        self.doc_offsets = np.cumsum([0] + [len(x.docs) for x in segs])
+        doc_offsets = np.cumsum([0] + [len(x.docs) for x in segs])
         self.chunk_offsets = np.cumsum([0] + [len(x.chunks) for x in segs])
         every = [d for x in segs for d in x.docs]
         self.doc_live = cat([~x.deleted for x in segs], bool)
-        self.chunks = ChunkTable(every, cat([x.chunks.doc + o for x, o in zip(segs, self.doc_offsets)], np.int32),
+        self.chunks = ChunkTable(every, cat([x.chunks.doc + o for x, o in zip(segs, doc_offsets)], np.int32),
                                  cat([x.chunks.start for x in segs], np.int64), cat([x.chunks.end for x in segs], np.int64))
         sent_offsets = np.cumsum([0] + [len(x.sentences) for x in segs])
         self.sentences = np.concatenate([x.sentences for x in segs]) if segs else np.zeros((0, 2), np.int32)
@@ -61,7 +61,7 @@ class Index:
         lives = [x.live_chunks for x in segs]
         self.live = None if all(m is None for m in lives) else self.doc_live[self.chunks.doc]
         self.bm25 = bm25_mod.BM25([x.postings for x in segs], lives, s.bm25_k1, s.bm25_b)
-        self.lexicon = lexicon.lexicon([x.lex for x in segs], [x.postings for x in segs], lives)
+        self.lexicon = lexicon.lexicon([x.lex for x in segs], self.bm25)
         for x in segs:
             dense.tune(x.vectors, s.hnsw_ef_search)
         self._lock = threading.Lock()

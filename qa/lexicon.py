@@ -4,7 +4,7 @@ A bigram is a name when at least NAME_SHARE of its occurrences in the indexed ch
 capitalised (Vĩnh Phúc, not "giá bao", which the name Gia Bảo would otherwise make a name in every "giá bao
 nhiêu"); a place is a name written after tỉnh, thành phố, huyện… Each segment keeps, chunk by chunk, its
 capitalised bigrams with their counts and its places; how often a bigram occurs at all is its folded term's
-count in the BM25 postings. Both are summed over the live chunks of every segment, so an index of many
+count in BM25 (`BM25.gather`). Both are summed over the live chunks of every segment, so an index of many
 segments, some of them with deleted documents, knows exactly the names a fresh index of the same documents
 knows, without reading any text again.
 """
@@ -14,11 +14,12 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .answer import _CAP_RUN, _PLACE_WORDS, NAME_SHARE, Lexicon, _named_after, _person_like
-from .bm25 import Postings, term_hashes
+from .bm25 import BM25, term_hashes
 from .normalise import fold, fold_aligned, terms
 
 
@@ -35,6 +36,11 @@ class LexCounts:
     place_cols: np.ndarray  # (q,) int32 index into places
 
     ARRAYS = ("bigrams", "bigram_rows", "bigram_cols", "bigram_counts", "places", "place_rows", "place_cols")
+
+    @cached_property
+    def hashes(self) -> np.ndarray:
+        """The BM25 term hash of each bigram's folded form ("~ha noi"), where its total count is found."""
+        return term_hashes(["~" + w for w in self.bigrams.tolist()])
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "LexCounts":
@@ -98,52 +104,31 @@ def found(text: str) -> tuple[Counter[str], set[str]]:
     return capitalised, places
 
 
-def lexicon(parts: Sequence[LexCounts], postings: Sequence[Postings], live: Sequence[np.ndarray | None]) -> Lexicon:
-    """The lexicon of the live chunks of segments (their counts, their BM25 postings, their live masks)."""
-    hashes, counts, words, places = [], [], {}, set()
-    for p, m in zip(parts, live):
-        if len(p.bigrams):
-            ok = np.ones(len(p.bigram_rows), bool) if m is None else m[p.bigram_rows]
-            per_word = np.bincount(p.bigram_cols[ok], p.bigram_counts[ok], minlength=len(p.bigrams))
-            h = term_hashes(["~" + w for w in p.bigrams.tolist()])
-            hashes.append(h)
-            counts.append(per_word)
-            words.update(zip(h.tolist(), p.bigrams.tolist()))
-        used = np.unique(p.place_cols if m is None else p.place_cols[m[p.place_rows]])
-        places.update(p.places[used].tolist())
-    if not hashes:
-        return Lexicon(frozenset(), frozenset(places))
-    unique, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
-    capitalised = np.bincount(inverse, np.concatenate(counts), minlength=len(unique))
-    anywhere = sum(_term_totals(q, m, unique) for q, m in zip(postings, live))
-    names = unique[(capitalised > 0) & (anywhere > 0) & (capitalised >= NAME_SHARE * anywhere)]
-    return Lexicon(frozenset(words[h] for h in names.tolist()), frozenset(places))
+def lexicon(parts: Sequence[LexCounts], bm25: BM25) -> Lexicon:
+    """The lexicon of the live chunks of segments: their counts, and BM25 over the same segments."""
+    hashes, counts, places = [], [], set()
+    for p, m in zip(parts, bm25.live):
+        ok = np.ones(len(p.bigram_rows), bool) if m is None else m[p.bigram_rows]
+        counts.append(np.bincount(p.bigram_cols[ok], p.bigram_counts[ok], minlength=len(p.bigrams)))
+        hashes.append(p.hashes)
+        places.update(p.places[np.unique(p.place_cols if m is None else p.place_cols[m[p.place_rows]])].tolist())
+    unique, first, inverse = np.unique(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
+                                       return_index=True, return_inverse=True)
+    capitalised = np.bincount(inverse, np.concatenate(counts) if counts else None, minlength=len(unique))
+    anywhere = np.zeros(len(unique))
+    for _, _, tf, term in bm25.gather(unique)[0]:
+        anywhere += np.bincount(term, tf.astype(np.float64), minlength=len(unique))
+    where = first[(capitalised > 0) & (anywhere > 0) & (capitalised >= NAME_SHARE * anywhere)]
+    offsets = np.cumsum([0] + [len(h) for h in hashes])
+    part = np.searchsorted(offsets, where, side="right") - 1  # each name's first segment, and its place there
+    names = {w for i in np.unique(part) for w in parts[i].bigrams[where[part == i] - offsets[i]].tolist()}
+    return Lexicon(frozenset(names), frozenset(places))
 
 
 def of_texts(texts: Iterable[str]) -> Lexicon:
     """The lexicon of a few texts, each counted as one chunk (tests, the question generator)."""
     texts = list(texts)
-    return lexicon([LexCounts.of(texts)], [Postings.of(terms(t) for t in texts)], [None])
-
-
-def _term_totals(p: Postings, live: np.ndarray | None, hashes: np.ndarray) -> np.ndarray:
-    """How often each of `hashes` (sorted term hashes) occurs in the live chunks of one segment."""
-    out = np.zeros(len(hashes))
-    if not len(p.terms):
-        return out
-    j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
-    hit = np.flatnonzero(p.terms[j] == hashes)
-    starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
-    lengths = ends - starts
-    if not lengths.sum():
-        return out
-    owner = np.repeat(np.arange(len(hit)), lengths)
-    entry = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-    weight = p.counts[entry].astype(np.float64)
-    if live is not None:
-        weight *= live[p.rows[entry]]
-    out[hit] = np.bincount(owner, weight, minlength=len(hit))
-    return out
+    return lexicon([LexCounts.of(texts)], BM25.fit(terms(t) for t in texts))
 
 
 def _strings(table: dict[str, int]) -> np.ndarray:

@@ -120,9 +120,9 @@ def test_bm25_and_the_lexicon_over_segments_equal_a_fresh_count_on_1000_articles
     for q in [d.title for d in docs[::97]] + QUESTIONS:
         np.testing.assert_allclose(seg.scores(terms(q))[mask], one.scores(terms(q)), atol=1e-6)
         assert seg.top(terms(q), 10) == np.flatnonzero(mask)[one.top(terms(q), 10)].tolist()
-    got, want = lexicon(counts, postings, live), lexicon([fresh_c], [fresh_p], [None])
+    got, want = lexicon(counts, seg), lexicon([fresh_c], one)
     assert got == want and len(want.names) > 1000 and len(want.places) > 100
     merged = LexCounts.merge(counts, live)
-    assert lexicon([merged], [Postings.merge(postings, live)], [None]) == want
+    assert lexicon([merged], BM25([Postings.merge(postings, live)])) == want
     for name in LexCounts.ARRAYS:
         assert np.array_equal(getattr(merged, name), getattr(fresh_c, name)), name
