@@ -163,8 +163,8 @@ def read_segment(path: Path, entry: dict) -> Segment:
         docs = read_docs(path, files["docs"])
         ch = np.load(io.BytesIO(verified(path, files["chunks"])), allow_pickle=False)
         lex = np.load(io.BytesIO(verified(path, files["lexicon"])), allow_pickle=False)
-        postings = Postings(*(np.load(checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False)
-                              for a in Postings.ARRAYS))
+        postings = Postings(*(np.asarray(np.load(checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False))
+                              for a in Postings.ARRAYS))  # plain arrays over the map: np.memmap slices slowly
         vectors = faiss.read_index(str(checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
         tomb = entry.get("tombstone")
         deleted = np.load(io.BytesIO(verified(path, tomb)), allow_pickle=False) if tomb else np.zeros(len(docs), bool)
