@@ -32,6 +32,7 @@ from .types import Answer, Document, Hit
 
 log = logging.getLogger("qa")
 MODES = ("hybrid", "bm25", "dense")
+LOAD_ATTEMPTS = 20  # a loader whose files a writer removed reads the new manifest, as long as they keep changing
 
 
 @dataclass
@@ -268,7 +269,7 @@ def _assemble(settings: Settings, segs: list[Segment], manifest: dict, t0: float
 def load(path: str | Path, settings: Settings | None = None) -> Index:
     """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem."""
     settings, path = settings or Settings.from_env(), Path(path)
-    for attempt in range(3):
+    for attempt in range(LOAD_ATTEMPTS):
         manifest = read_manifest(path)
         try:
             if manifest is None:
@@ -278,7 +279,7 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
             segs = [store.read_segment(path, entry) for entry in manifest["segments"]]
             return Index(_settings_of(settings, manifest), segs, manifest, path)
         except IndexProblem:  # unless a writer published meanwhile (its old files go): read the new one
-            if attempt == 2 or read_manifest(path) == manifest:
+            if attempt == LOAD_ATTEMPTS - 1 or read_manifest(path) == manifest:
                 raise
 
 
