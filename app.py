@@ -143,7 +143,7 @@ def page(lib: Library) -> gr.Blocks:
         if not question:
             gr.Warning("Hãy nhập một câu hỏi, ví dụ: " + EXAMPLES[0])
             return history, gr.update(), question
-        idx = lib.index
+        idx = lib.fresh()  # with what another process (a sync) published
         try:
             ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
                                                    "category": category or None})

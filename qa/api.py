@@ -107,7 +107,8 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
     @api.get("/health")
     def health() -> Health:
         """The index is loaded and answering."""
-        return Health(status="ok", documents=len(lib.index.docs), chunks=len(lib.index.chunks),
+        idx = lib.fresh()
+        return Health(status="ok", documents=len(idx.docs), chunks=len(idx.chunks),
                       reader=lib.settings.reader)
 
     @api.post("/search", responses={400: {"description": "a filter or question the index cannot take"}})
@@ -145,7 +146,7 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
     def document(doc_id: str) -> Document:
         """One indexed article with its text, date, source, url and meta."""
         try:
-            return lib.index.document(doc_id)
+            return lib.fresh().document(doc_id)
         except KeyError:
             raise HTTPException(404, f"no article with id {doc_id!r}") from None
 

@@ -266,9 +266,12 @@ def _assemble(settings: Settings, segs: list[Segment], manifest: dict, t0: float
     return Index(settings, segs, manifest)
 
 
-def load(path: str | Path, settings: Settings | None = None) -> Index:
-    """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem."""
+def load(path: str | Path, settings: Settings | None = None, reuse: Index | None = None) -> Index:
+    """Open a saved index, verifying every file against the manifest; raises IndexProblem on any problem.
+    Segments of `reuse` (an index of the same folder loaded earlier) that the manifest still names with the
+    same files are taken as they are: reloading after a sync reads only what changed."""
     settings, path = settings or Settings.from_env(), Path(path)
+    have = {x.name: x for x in reuse.segments} if reuse is not None and reuse.path == path else {}
     for attempt in range(LOAD_ATTEMPTS):
         manifest = read_manifest(path)
         try:
@@ -276,11 +279,22 @@ def load(path: str | Path, settings: Settings | None = None) -> Index:
                 raise IndexProblem(f"no index at {path} (build one with: python -m qa index)")
             if manifest.get("format") != FORMAT:
                 raise IndexProblem(f"index at {path} has format {manifest.get('format')}, expected {FORMAT}: rebuild it")
-            segs = [store.read_segment(path, entry) for entry in manifest["segments"]]
+            segs = [_reused(have.get(e["name"]), e, path) or store.read_segment(path, e) for e in manifest["segments"]]
             return Index(_settings_of(settings, manifest), segs, manifest, path)
         except IndexProblem:  # unless a writer published meanwhile (its old files go): read the new one
             if attempt == LOAD_ATTEMPTS - 1 or read_manifest(path) == manifest:
                 raise
+
+
+def _reused(seg: Segment | None, entry: dict, path: Path) -> Segment | None:
+    """`seg` as the manifest entry describes it (its tombstone read again if that changed), or None when
+    the entry names other files."""
+    if seg is None or seg.files != entry.get("files"):
+        return None
+    if seg.tombstone == entry.get("tombstone") or (not seg.deleted.any() and not entry.get("tombstone")):
+        return seg
+    deleted = store.read_tombstone(path, entry, len(seg.docs))
+    return dataclasses.replace(seg, deleted=deleted, tombstone=entry.get("tombstone"))
 
 
 def check_question(question, limit: int) -> str:

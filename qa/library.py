@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -21,10 +22,11 @@ import yaml
 from . import corpus, open_index
 from .config import Settings
 from .index import load
-from .store import read_manifest, writer_lock
+from .store import IndexProblem, read_manifest, writer_lock
 from .normalise import fold
 from .types import Answer, Document, Hit
 
+log = logging.getLogger("qa")
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # what a record's id may be: it names a file
 
 
@@ -52,12 +54,29 @@ class Library:
         self.index = open_index(settings)
         self._adding = threading.Lock()
         self._parser = corpus.Parser()  # kept: an upload does not wait for a worker to start
+        self._seen = _stamp(self.index.path)
 
     def ask(self, question: str, k: int, mode: str, filters: dict | None = None) -> Answer:
-        return self.index.ask(question, int(k), mode, filters)
+        return self.fresh().ask(question, int(k), mode, filters)
 
     def search(self, question: str, k: int, mode: str, filters: dict | None = None) -> list[Hit]:
-        return self.index.search(question, int(k), mode, filters)
+        return self.fresh().search(question, int(k), mode, filters)
+
+    def fresh(self):
+        """The index, reloaded when another process (`python -m qa sync --watch`, another server) published
+        a new version: only its new segments and tombstones are read. A version that cannot be read is
+        reported and the one loaded kept."""
+        stamp = _stamp(self.index.path)
+        if stamp == self._seen or not self._adding.acquire(blocking=False):  # an add in this process will reload
+            return self.index
+        try:
+            self._current(self.index.path)
+        except IndexProblem as e:
+            log.warning("kept the index loaded: %s", e)
+        finally:
+            self._seen = stamp
+            self._adding.release()
+        return self.index
 
     def sources(self) -> list[str]:
         """The newspapers and sites the indexed articles name, for the page's filter."""
@@ -150,7 +169,7 @@ class Library:
 
     def _current(self, path: Path):
         if read_manifest(path) not in (None, self.index.manifest):  # another process published meanwhile
-            self.index = load(path, self.settings)
+            self.index = load(path, self.settings, reuse=self.index)
         return self.index
 
     def _from_file(self, name: str, data: bytes) -> Document:
@@ -185,6 +204,15 @@ class Library:
     def _uploads(self) -> list[Path]:
         folder = self.settings.uploads_dir()
         return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """When and how large the index's manifest was last written (None: no manifest)."""
+    try:
+        st = (path / "manifest.json").stat()
+        return st.st_mtime_ns, st.st_size
+    except (OSError, TypeError):
+        return None
 
 
 def _too_large(size: int, limit: int) -> str:

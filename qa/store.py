@@ -166,11 +166,10 @@ def read_segment(path: Path, entry: dict) -> Segment:
         postings = Postings(*(np.asarray(np.load(checked(path, files[f"bm25_{a}"]), mmap_mode="r", allow_pickle=False))
                               for a in Postings.ARRAYS))  # plain arrays over the map: np.memmap slices slowly
         vectors = faiss.read_index(str(checked(path, files["vectors"])), faiss.IO_FLAG_MMAP_IFC)
-        tomb = entry.get("tombstone")
-        deleted = np.load(io.BytesIO(verified(path, tomb)), allow_pickle=False) if tomb else np.zeros(len(docs), bool)
+        deleted = read_tombstone(path, entry, len(docs))
         seg = Segment(entry["name"], docs, ChunkTable(docs, ch["doc"], ch["start"], ch["end"]), ch["sentences"],
                       ch["sentence_bounds"], postings, vectors, LexCounts(*(lex[a] for a in LexCounts.ARRAYS)),
-                      ch["digests"], deleted.astype(bool), files, tomb)
+                      ch["digests"], deleted, files, entry.get("tombstone"))
     except IndexProblem:
         raise
     except FileNotFoundError:
@@ -179,10 +178,19 @@ def read_segment(path: Path, entry: dict) -> Segment:
         raise IndexProblem(f"index at {path} cannot be read ({type(e).__name__}): rebuild it") from None
     p = postings
     if (not vectors.ntotal == len(seg.chunks) == p.n_chunks or len(p.indptr) != len(p.terms) + 1
-            or not len(seg.sentence_bounds) == len(docs) + 1 == len(deleted) + 1 == len(seg.digests) + 1
+            or not len(seg.sentence_bounds) == len(docs) + 1 == len(seg.digests) + 1
             or not len(p.rows) == len(p.counts) == p.indptr[-1]):
         raise IndexProblem(f"index at {path} is inconsistent (its files disagree on counts): rebuild it")
     return seg
+
+
+def read_tombstone(path: Path, entry: dict, n_docs: int) -> np.ndarray:
+    """Which of a segment's documents are deleted, from its tombstone file (none when it has none)."""
+    tomb = entry.get("tombstone")
+    deleted = np.load(io.BytesIO(verified(path, tomb)), allow_pickle=False).astype(bool) if tomb else np.zeros(n_docs, bool)
+    if deleted.shape != (n_docs,):
+        raise IndexProblem(f"index at {path} is inconsistent (a tombstone disagrees with its segment): rebuild it")
+    return deleted
 
 
 SEGMENT_FILES = {"docs", "chunks", "lexicon", "vectors", *(f"bm25_{a}" for a in Postings.ARRAYS)}

@@ -109,3 +109,21 @@ def test_watch_follows_the_folder_until_stopped(tmp_path):
         code = watch.wait(timeout=60)
     assert code == 130 and "Traceback" not in (tmp_path / "watch.log").read_text()
     assert len(qa.load(index).docs) == 5
+
+
+def test_a_server_sees_what_a_sync_published_reading_only_that(tmp_path, settings):
+    from qa.library import Library
+
+    folder, index = tmp_path / "docs", tmp_path / "idx"
+    shutil.copytree(SEEDS, folder)
+    lib = Library(dataclasses.replace(settings, index_dir=index, corpus_dir=folder))
+    before = lib.index
+    (folder / "moi.txt").write_text("Tin mới\n\nĐà Nẵng đón 8 triệu khách du lịch trong năm 2019.", encoding="utf-8")
+    (folder / "004_b0df8020306ae6dc.txt").unlink()
+    assert _qa(index, "sync", str(folder)).returncode == 0
+    assert lib.ask("Đà Nẵng đón bao nhiêu khách du lịch?", 5, "hybrid").text.startswith("8 triệu khách")
+    after = lib.index
+    assert len(after.docs) == 5 and "004_b0df8020306ae6dc" not in {d.id for d in after.docs}
+    assert after.segments[0].postings is before.segments[0].postings  # not read again: only its tombstone
+    assert after.segments[0].deleted.sum() == 1 and not before.segments[0].deleted.any()
+    assert lib.fresh() is after  # nothing new: the same index
