@@ -10,7 +10,7 @@ XQUAD ?= ../shared/data/xquad.vi.json
 NEWS ?= ../shared/data/vn_news.jsonl.gz
 READERS ?= learned rules
 
-.PHONY: run ask test install index doctor bench eval eval-xquad eval-news eval-dated eval-reader train-reader clean
+.PHONY: run ask test install index index-archive doctor bench bench-segments eval eval-xquad eval-news eval-dated eval-reader train-reader clean
 
 install: $(STAMP)
 
@@ -73,6 +73,14 @@ train-reader: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py
+
+# The whole archive in out/newsfull (about an hour of embedding on two cores; an interrupted run resumes).
+index-archive: $(STAMP)
+	$(BIN)/python -m qa --index out/newsfull index --jsonl $(NEWS)
+
+# Adding and deleting one article, 1,000 single adds beside the merged index, optimize: on a copy of the archive.
+bench-segments: $(STAMP)
+	$(BIN)/python bench/segments.py --index out/newsfull --out out/bench-segments.json
 
 clean:
 	rm -rf $(VENV) index/default *.egg-info
