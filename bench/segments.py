@@ -6,8 +6,8 @@ the merged index, and `optimize`.
 Works on a copy of --index (at --work). The last --adds articles of the index are taken out and the rest
 optimized into one segment: the base (`python -m qa optimize` in a child process, timed, its peak memory
 read from /proc). Then, through `Library.add_records` and `Library.remove` (the page's and the API's path),
-one article is added and deleted --trials times, measuring wall time (its embedding included) and the bytes
-written to the index folder; then the held-out articles are added back one at a time, as a newsroom would,
+one article is added and deleted --trials times, and --trials articles of the base are deleted, measuring
+wall time (the embedding included) and the bytes written to the index folder; then the held-out articles are added back one at a time, as a newsroom would,
 and hybrid search over the resulting segments is timed beside the same index merged into one, query by
 query in turn (titles of indexed articles as questions). Timings on shared machines are noisy: read the
 medians and the ratios.
@@ -117,6 +117,12 @@ def main() -> None:
         s, _ = timed(lambda: lib.remove(d.id))
         single["delete_s"].append(s)
         single["delete_bytes"].append(written(index, before))
+    single |= {"delete_base_s": [], "delete_base_bytes": []}
+    for d in base_docs[:args.trials]:  # an article of the base: its segment's tombstone is written
+        before = files(index)
+        s, _ = timed(lambda: lib.remove(d.id))
+        single["delete_base_s"].append(s)
+        single["delete_base_bytes"].append(written(index, before))
     figures["single"] = {k: statistics.median(v) for k, v in single.items()} | {
         f"{k}_max": max(v) for k, v in single.items()}
     print("one article:", figures["single"], flush=True)

@@ -90,6 +90,9 @@ class Postings:
         return len(self.lengths)
 
 
+SLICED_FROM = 20_000  # chunks: from here on a segment's columns are copied as slices (measured: docs/benchmarks.md)
+
+
 class BM25:
     """Scores over segments, chunk positions running through them in order (deleted chunks keep their
     position and score 0); `live[i]` marks segment i's chunks that are not deleted (None: all)."""
@@ -113,25 +116,35 @@ class BM25:
         return cls([Postings.of(docs)], None, k1, b)
 
     def gather(self, hashes: np.ndarray) -> tuple[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
-        """The live entries of the terms `hashes` (sorted, unique), segment by segment, as (segment, rows,
-        counts, which term), and each term's document frequency over all segments: one binary search a
-        segment for all the terms, not one a term."""
+        """The live entries of the terms `hashes` (sorted, unique) as (segment, rows, counts, which term: one
+        for all the rows, or one a row), and each term's document frequency over all segments: one binary
+        search a segment for all the terms. A large segment's columns are read one term at a time as slices
+        (views, no copy), a small segment's gathered at once (fewer calls)."""
         found, df = [], np.zeros(len(hashes), dtype=np.int64)
         for i, (p, m) in enumerate(zip(self.parts, self.live)):
             if not len(p.terms) or not len(hashes):
                 continue
             j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
             hit = np.flatnonzero(p.terms[j] == hashes)
-            starts = p.indptr[j[hit]]
-            lengths = p.indptr[j[hit] + 1] - starts
-            entry = ranges(starts, lengths)
-            rows, counts, term = p.rows[entry], p.counts[entry], np.repeat(hit, lengths)
-            if m is not None:
-                keep = m[rows]
-                rows, counts, term = rows[keep], counts[keep], term[keep]
-            if len(rows):
-                df += np.bincount(term, minlength=len(hashes))
-                found.append((i, rows, counts, term))
+            if not len(hit):
+                continue
+            starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
+            if p.n_chunks >= SLICED_FROM:
+                parts = [(p.rows[a:b], p.counts[a:b], k) for a, b, k in zip(starts.tolist(), ends.tolist(), hit.tolist())]
+            else:
+                entry = _ranges(starts, ends - starts)
+                parts = [(p.rows[entry], p.counts[entry], np.repeat(hit, ends - starts))]
+            for rows, counts, term in parts:
+                one = isinstance(term, int)
+                if m is not None:
+                    keep = m[rows]
+                    rows, counts, term = rows[keep], counts[keep], term if one else term[keep]
+                if len(rows):
+                    if one:
+                        df[term] += len(rows)
+                    else:
+                        df += np.bincount(term, minlength=len(hashes))
+                    found.append((i, rows, counts, term))
         return found, df
 
     def scores(self, query: list[str]) -> np.ndarray:
@@ -155,6 +168,27 @@ class BM25:
         df = int(self.gather(term_hashes([term]))[1][0])
         return float(np.log((self.n_live - df + 0.5) / (df + 0.5))) if df else 0.0
 
+    def totals(self, hashes: np.ndarray) -> np.ndarray:
+        """How often each of the terms `hashes` (sorted, unique) occurs in the live chunks, all occurrences
+        counted (the lexicon's "how often a bigram occurs at all"); vectorised over many terms."""
+        out = np.zeros(len(hashes))
+        for p, m in zip(self.parts, self.live):
+            if not len(p.terms) or not len(hashes):
+                continue
+            j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
+            hit = np.flatnonzero(p.terms[j] == hashes)
+            if not len(hit):
+                continue
+            starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
+            if m is None:
+                out[hit] += _column_sums(p.counts, starts, ends)
+            else:
+                lengths = ends - starts
+                entry = _ranges(starts, lengths)
+                out[hit] += np.bincount(np.repeat(np.arange(len(hit)), lengths), p.counts[entry] * m[p.rows[entry]],
+                                        minlength=len(hit))
+        return out
+
     def top(self, query: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
         """Positions of the n best chunks with a positive score (among the `allowed` ones), best first."""
         s = self.scores(query)
@@ -166,10 +200,18 @@ class BM25:
         return cand[np.lexsort((cand, -s[cand]))].tolist()
 
 
-def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions starts[k] .. starts[k] + lengths[k] - 1 for every k, one after another."""
-    total = int(lengths.sum())
-    return np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """starts[k], starts[k] + 1, …, starts[k] + lengths[k] - 1 for every k, one after another."""
+    return np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+
+
+def _column_sums(counts: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """counts[starts[i]:ends[i]].sum() for each i (ranges sorted, none empty), without copying them."""
+    bounds = np.empty(2 * len(starts), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    if bounds[-1] >= len(counts):  # the last range runs to the end
+        bounds = bounds[:-1]
+    return np.add.reduceat(counts, bounds, dtype=np.int64)[0::2]
 
 
 def term_hashes(terms: list[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ A bigram is a name when at least NAME_SHARE of its occurrences in the indexed ch
 capitalised (Vĩnh Phúc, not "giá bao", which the name Gia Bảo would otherwise make a name in every "giá bao
 nhiêu"); a place is a name written after tỉnh, thành phố, huyện… Each segment keeps, chunk by chunk, its
 capitalised bigrams with their counts and its places; how often a bigram occurs at all is its folded term's
-count in BM25 (`BM25.gather`). Both are summed over the live chunks of every segment, so an index of many
+count in BM25 (`BM25.totals`). Both are summed over the live chunks of every segment, so an index of many
 segments, some of them with deleted documents, knows exactly the names a fresh index of the same documents
 knows, without reading any text again.
 """
@@ -115,9 +115,7 @@ def lexicon(parts: Sequence[LexCounts], bm25: BM25) -> Lexicon:
     unique, first, inverse = np.unique(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
                                        return_index=True, return_inverse=True)
     capitalised = np.bincount(inverse, np.concatenate(counts) if counts else None, minlength=len(unique))
-    anywhere = np.zeros(len(unique))
-    for _, _, tf, term in bm25.gather(unique)[0]:
-        anywhere += np.bincount(term, tf.astype(np.float64), minlength=len(unique))
+    anywhere = bm25.totals(unique)
     where = first[(capitalised > 0) & (anywhere > 0) & (capitalised >= NAME_SHARE * anywhere)]
     offsets = np.cumsum([0] + [len(h) for h in hashes])
     part = np.searchsorted(offsets, where, side="right") - 1  # each name's first segment, and its place there

@@ -68,6 +68,7 @@ def test_segments_benchmark_runs_on_the_seeds(seed_index, settings, tmp_path):
     f = json.loads((tmp_path / "f.json").read_text())
     assert f["articles"] == 5 and f["held_out"] == 2 and f["optimize"]["peak_mb"] > 0
     assert 0 < f["single"]["add_bytes"] and 0 < f["single"]["delete_bytes"] < f["single"]["add_bytes"]
+    assert 0 < f["single"]["delete_base_bytes"] < f["single"]["add_bytes"]  # a tombstone and the manifest
     assert f["adds"]["count"] == 2 and f["adds"]["segments_end"] == 3 and f["same_hits"] == "3/3"
     assert (settings.index_dir / "manifest.json").exists() and len(qa_load(settings).docs) == 5  # left as it was
 
