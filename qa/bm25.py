@@ -108,6 +108,8 @@ class BM25:
             n += p.n_chunks if m is None else int(m.sum())
             total += float(p.lengths.sum() if m is None else p.lengths[m].sum())
         self.n_live, self.avgdl = n, total / max(n, 1)
+        self._live = None if all(m is None for m in self.live) else np.concatenate(
+            [np.ones(p.n_chunks, bool) if m is None else m for p, m in zip(self.parts, self.live)])
         self._norm = [np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(self.avgdl, 1e-9)) * p.lengths)
                       for p in self.parts]  # the length part of each chunk's denominator
 
@@ -116,10 +118,11 @@ class BM25:
         return cls([Postings.of(docs)], None, k1, b)
 
     def gather(self, hashes: np.ndarray) -> tuple[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
-        """The live entries of the terms `hashes` (sorted, unique) as (segment, rows, counts, which term: one
-        for all the rows, or one a row), and each term's document frequency over all segments: one binary
-        search a segment for all the terms. A large segment's columns are read one term at a time as slices
-        (views, no copy), a small segment's gathered at once (fewer calls)."""
+        """The entries of the terms `hashes` (sorted, unique) as (segment, rows, counts, which term: one for
+        all the rows, or one a row), deleted chunks' included, and each term's document frequency over the
+        live chunks of all segments: one binary search a segment for all the terms. A large segment's columns
+        are read one term at a time as slices (views, no copy), a small segment's gathered at once (fewer
+        calls)."""
         found, df = [], np.zeros(len(hashes), dtype=np.int64)
         for i, (p, m) in enumerate(zip(self.parts, self.live)):
             if not len(p.terms) or not len(hashes):
@@ -135,16 +138,11 @@ class BM25:
                 entry = _ranges(starts, ends - starts)
                 parts = [(p.rows[entry], p.counts[entry], np.repeat(hit, ends - starts))]
             for rows, counts, term in parts:
-                one = isinstance(term, int)
-                if m is not None:
-                    keep = m[rows]
-                    rows, counts, term = rows[keep], counts[keep], term if one else term[keep]
-                if len(rows):
-                    if one:
-                        df[term] += len(rows)
-                    else:
-                        df += np.bincount(term, minlength=len(hashes))
-                    found.append((i, rows, counts, term))
+                if isinstance(term, int):
+                    df[term] += len(rows) if m is None else int(np.count_nonzero(m[rows]))
+                else:
+                    df += np.bincount(term, None if m is None else m[rows], minlength=len(hashes)).astype(np.int64)
+                found.append((i, rows, counts, term))
         return found, df
 
     def scores(self, query: list[str]) -> np.ndarray:
@@ -160,7 +158,8 @@ class BM25:
             tf = counts.astype(np.float32)
             at.append(rows.astype(np.int64) + self.offsets[i])
             weight.append(idf[term] * tf / (tf + self._norm[i][rows]))
-        return np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
+        s = np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
+        return s if self._live is None else s * self._live  # deleted chunks score 0 (cheaper than dropping their entries)
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term, log((N - df + 0.5) / (df + 0.5)), 0 when unseen: how rare a
