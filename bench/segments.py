@@ -70,6 +70,26 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
+def compare(grown: qa.Index, questions: list[str]) -> dict:
+    """Hybrid search over the segments of `grown` beside the same index merged into one (in this process),
+    query by query in turn, three rounds."""
+    s, merged = timed(grown.optimize)
+    lat: dict[str, list[float]] = {"segments": [], "merged": []}
+    for q in questions:  # warm both
+        grown.search(q, 5, "hybrid")
+        merged.search(q, 5, "hybrid")
+    for _ in range(3):
+        for q in questions:  # in turn, so both see the same machine
+            for name, idx in (("segments", grown), ("merged", merged)):
+                t = time.perf_counter()
+                idx.search(q, 5, "hybrid")
+                lat[name].append((time.perf_counter() - t) * 1000)
+    ms = {name: dict(zip(("p50", "p95"), p50_p95(v))) for name, v in lat.items()}
+    same = sum(grown.search(q, 5, "hybrid") == merged.search(q, 5, "hybrid") for q in questions)
+    return {"optimize_in_process_s": round(s, 1), "segments": len(grown.segments), "search_ms": ms,
+            "search_p95_ratio": ms["segments"]["p95"] / ms["merged"]["p95"], "same_hits": f"{same}/{len(questions)}"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--index", type=Path, required=True, help="an index to copy (it is left as it is)")
@@ -78,10 +98,17 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=5, help="single adds and deletes measured on the base")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    ap.add_argument("--search-only", action="store_true",
+                    help="only compare search over the index left at --work by an earlier run with it merged")
     args = ap.parse_args()
     if min(args.adds, args.trials, args.queries) < 1 or args.trials > args.adds:
         sys.exit("error: --adds, --trials and --queries must be at least 1, and --trials at most --adds")
     index = args.work / "index"
+    if args.search_only:
+        grown = qa.load(index)
+        figures = compare(grown, [d.title for d in grown.docs[:: max(1, len(grown.docs) // args.queries)]][:args.queries])
+        print(json.dumps(figures, indent=1))
+        return
     shutil.rmtree(args.work, ignore_errors=True)
     print(f"copying {args.index} to {index}", flush=True)
     shutil.copytree(args.index, index, ignore=shutil.ignore_patterns(".lock", ".partial"))
@@ -144,23 +171,7 @@ def main() -> None:
                        "segments_end": adds["segments"][-1]}
     print("adds:", figures["adds"], flush=True)
 
-    grown = lib.index
-    s, merged = timed(grown.optimize)
-    figures["optimize_in_process_s"] = round(s, 1)
-    lat = {"segments": [], "merged": []}
-    for q in questions:  # warm both
-        grown.search(q, 5, "hybrid")
-        merged.search(q, 5, "hybrid")
-    for _ in range(3):
-        for q in questions:  # in turn, so both see the same machine
-            for name, idx in (("segments", grown), ("merged", merged)):
-                t = time.perf_counter()
-                idx.search(q, 5, "hybrid")
-                lat[name].append((time.perf_counter() - t) * 1000)
-    figures["search_ms"] = {name: dict(zip(("p50", "p95"), p50_p95(v))) for name, v in lat.items()}
-    figures["search_p95_ratio"] = figures["search_ms"]["segments"]["p95"] / figures["search_ms"]["merged"]["p95"]
-    same = sum(grown.search(q, 5, "hybrid") == merged.search(q, 5, "hybrid") for q in questions)
-    figures["same_hits"] = f"{same}/{len(questions)}"
+    figures.update(compare(lib.index, questions))
     print(json.dumps(figures, indent=1))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))

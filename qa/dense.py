@@ -77,6 +77,11 @@ def _nearest(index: faiss.Index, q: np.ndarray, n: int, allowed: np.ndarray | No
     want = min(n, count)
     if not want:
         return none
+    if len(allowed) - count <= n:  # a few chunks left out (deleted ones): a plain search a little deeper
+        scores, ids = _found(*index.search(q, min(n + len(allowed) - count, index.ntotal)))
+        keep = allowed[ids]
+        if keep.sum() >= want:
+            return scores[keep][:want], ids[keep][:want]
     hnsw = isinstance(index, faiss.IndexHNSW)
     bits = np.packbits(allowed, bitorder="little")
     selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
