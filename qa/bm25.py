@@ -89,6 +89,14 @@ class Postings:
     def n_chunks(self) -> int:
         return len(self.lengths)
 
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which of the terms `hashes` (sorted) this segment holds, and where their columns start and end."""
+        if not len(self.terms) or not len(hashes):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        j = np.minimum(np.searchsorted(self.terms, hashes), len(self.terms) - 1)
+        hit = np.flatnonzero(self.terms[j] == hashes)
+        return hit, self.indptr[j[hit]], self.indptr[j[hit] + 1]
+
 
 SLICED_FROM = 20_000  # chunks: from here on a segment's columns are copied as slices (measured: docs/benchmarks.md)
 
@@ -125,13 +133,9 @@ class BM25:
         calls)."""
         found, df = [], np.zeros(len(hashes), dtype=np.int64)
         for i, (p, m) in enumerate(zip(self.parts, self.live)):
-            if not len(p.terms) or not len(hashes):
-                continue
-            j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
-            hit = np.flatnonzero(p.terms[j] == hashes)
+            hit, starts, ends = p.find(hashes)
             if not len(hit):
                 continue
-            starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
             if p.n_chunks >= SLICED_FROM:
                 parts = [(p.rows[a:b], p.counts[a:b], k) for a, b, k in zip(starts.tolist(), ends.tolist(), hit.tolist())]
             else:
@@ -172,13 +176,9 @@ class BM25:
         counted (the lexicon's "how often a bigram occurs at all"); vectorised over many terms."""
         out = np.zeros(len(hashes))
         for p, m in zip(self.parts, self.live):
-            if not len(p.terms) or not len(hashes):
-                continue
-            j = np.minimum(np.searchsorted(p.terms, hashes), len(p.terms) - 1)
-            hit = np.flatnonzero(p.terms[j] == hashes)
+            hit, starts, ends = p.find(hashes)
             if not len(hit):
                 continue
-            starts, ends = p.indptr[j[hit]], p.indptr[j[hit] + 1]
             if m is None:
                 out[hit] += _column_sums(p.counts, starts, ends)
             else:
