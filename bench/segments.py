@@ -105,7 +105,10 @@ def main() -> None:
         sys.exit("error: --adds, --trials and --queries must be at least 1, and --trials at most --adds")
     index = args.work / "index"
     if args.search_only:
-        grown = qa.load(index)
+        try:
+            grown = qa.load(index)
+        except qa.IndexProblem as e:
+            sys.exit(f"error: {e} (run without --search-only first)")
         figures = compare(grown, [d.title for d in grown.docs[:: max(1, len(grown.docs) // args.queries)]][:args.queries])
         print(json.dumps(figures, indent=1))
         return

@@ -116,7 +116,7 @@ class BM25:
             n += p.n_chunks if m is None else int(m.sum())
             total += float(p.lengths.sum() if m is None else p.lengths[m].sum())
         self.n_live, self.avgdl = n, total / max(n, 1)
-        self._live = None if all(m is None for m in self.live) else np.concatenate(
+        self.live_mask = None if all(m is None for m in self.live) else np.concatenate(
             [np.ones(p.n_chunks, bool) if m is None else m for p, m in zip(self.parts, self.live)])
         self._norm = [np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(self.avgdl, 1e-9)) * p.lengths)
                       for p in self.parts]  # the length part of each chunk's denominator
@@ -163,7 +163,7 @@ class BM25:
             at.append(rows.astype(np.int64) + self.offsets[i])
             weight.append(idf[term] * tf / (tf + self._norm[i][rows]))
         s = np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
-        return s if self._live is None else s * self._live  # deleted chunks score 0 (cheaper than dropping their entries)
+        return s if self.live_mask is None else s * self.live_mask  # deleted chunks score 0 (cheaper than dropping their entries)
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term, log((N - df + 0.5) / (df + 0.5)), 0 when unseen: how rare a

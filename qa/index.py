@@ -59,9 +59,8 @@ class Index:
                                    np.int64)
         self.docs = [d for d, ok in zip(every, self.doc_live) if ok]  # the live documents
         self._doc_pos = {every[i].id: i for i in np.flatnonzero(self.doc_live)}
-        lives = [x.live_chunks for x in segs]
-        self.live = None if all(m is None for m in lives) else self.doc_live[self.chunks.doc]
-        self.bm25 = bm25_mod.BM25([x.postings for x in segs], lives, s.bm25_k1, s.bm25_b)
+        self.bm25 = bm25_mod.BM25([x.postings for x in segs], [x.live_chunks for x in segs], s.bm25_k1, s.bm25_b)
+        self.live = self.bm25.live_mask  # which chunks are not deleted (None: all), through every segment
         self.lexicon = lexicon.lexicon([x.lex for x in segs], self.bm25)
         for x in segs:
             dense.tune(x.vectors, s.hnsw_ef_search)
@@ -177,8 +176,9 @@ class Index:
             progress: bool = False) -> "Index":
         """A new index with `docs` added as a new segment (one whose id is already indexed replaces that
         document) and the documents `remove` names marked deleted; segments are then merged as the size tiers
-        say. Only chunks whose text is new are embedded (checkpointed in `checkpoint`, when given). The index itself is unchanged, so questions being
-        answered from it are not disturbed; `save` the new one to keep it (only what changed is written)."""
+        say. Only chunks whose text is new are embedded (checkpointed in `checkpoint`, when given). The index
+        itself is unchanged, so questions being answered from it are not disturbed; `save` the new one to keep
+        it (only what changed is written)."""
         t0, s, docs = time.perf_counter(), self.settings, list(docs)
         gone = {d.id for d in docs} | set(remove)
         segs, known = [], {}

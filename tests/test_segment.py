@@ -3,6 +3,7 @@ documents it holds; merges keep the number of segments bounded and change no res
 import dataclasses
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_a_grown_index_answers_like_a_fresh_build_saved_and_optimized(settings, 
 
 
 def test_deleting_writes_only_a_tombstone_and_a_manifest(seed_index, settings, tmp_path):
-    seed_index.save(tmp_path / "i")
+    shutil.copytree(settings.index_dir, tmp_path / "i")  # a copy: saving seed_index elsewhere would move its path
     before = {p.name for p in (tmp_path / "i").iterdir()}
     idx = qa.load(tmp_path / "i", settings).add([], remove=["003_82f23e52a0d4abee"])
     idx.save(tmp_path / "i")
