@@ -221,6 +221,7 @@ def test_readers_never_see_a_half_written_index(seed_index, tmp_path):
     i, until = 0, time.monotonic() + 3
     while i < 40 or time.monotonic() < until:  # a save writes only the new segment: keep going for a while
         (new if i % 2 == 0 else old).save(path)
+        time.sleep(0.005 * (i % 5))  # each version stays published for a moment, now and then
         i += 1
     stop.touch()
     report = json.loads(reader.communicate(timeout=300)[0])
