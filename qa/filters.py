@@ -67,10 +67,10 @@ def _listed(value, key: str) -> list:
 
 
 def _names(value, key: str) -> tuple[str, ...]:
-    return tuple(_key(str(v)) for v in _listed(value, key))
+    return tuple(name_key(str(v)) for v in _listed(value, key))
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
     return " ".join(canonical(name).casefold().split())
 
 
@@ -85,8 +85,8 @@ class DocTable:
 
     @classmethod
     def of(cls, docs: list[Document]) -> "DocTable":
-        return cls(np.array([d.date for d in docs], dtype="U10"), np.array([_key(d.source) for d in docs], dtype=object),
-                   np.array([_key(str(d.meta.get("category", ""))) for d in docs], dtype=object),
+        return cls(np.array([d.date for d in docs], dtype="U10"), np.array([name_key(d.source) for d in docs], dtype=object),
+                   np.array([name_key(str(d.meta.get("category", ""))) for d in docs], dtype=object),
                    {d.id: i for i, d in enumerate(docs)})
 
 

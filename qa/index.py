@@ -22,7 +22,7 @@ import numpy as np
 from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import filters as filters_mod
-from . import dense, embed, fuse, lexicon, read, segment, store
+from . import dense, embed, fuse, lexicon, milvus, read, segment, store
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
 from .segment import Segment
@@ -65,6 +65,7 @@ class Index:
         for x in segs:
             dense.tune(x.vectors, s.hnsw_ef_search)
         self._lock = threading.Lock()
+        self._milvus: str | None = None  # the name of its Milvus collection, once brought in step (qa/milvus.py)
         self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
         self._table: filters_mod.DocTable | None = None  # dates, sources, categories: made at the first filter
 
@@ -79,23 +80,15 @@ class Index:
             raise ValueError("k must be at least 1")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        s, pool = self.settings, max(self.settings.pool, k)
+        pool = max(self.settings.pool, k)
         f = filters_mod.parse(filters)
-        allowed = self._allowed(f)
-        if allowed is not None and not allowed.any():
-            return []
-        sides, lists, weights = [], [], []
+        query = {}
         if mode in ("hybrid", "bm25"):
-            sides.append("bm25")
-            lists.append(self.bm25.top(terms(answerer.search_text(question)), pool, allowed))
-            weights.append(s.bm25_weight)
+            query["bm25"] = terms(answerer.search_text(question))
         if mode in ("hybrid", "dense"):
-            sides.append("dense")
-            lists.append(dense.search([x.vectors for x in self.segments], self.chunk_offsets,
-                                      embed.encode(self.model(), [question], "query")[0], pool, allowed,
-                                      s.filter_exact_chunks))
-            weights.append(s.dense_weight)
-        fused = fuse.rrf(lists, weights, s.rrf_k)
+            query["dense"] = embed.encode(self.model(), [question], "query")[0]
+        sides = list(query)
+        fused = self._retrieve(query, pool, f)
         if window := self._period(question, f):
             dated = filters_mod.in_period(window, self._doc_table())[self.chunks.doc]
             fused.sort(key=lambda x: not dated[x[0]])  # stable: in-period chunks first, each side in fused order
@@ -124,6 +117,25 @@ class Index:
             ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
+
+    def _retrieve(self, query: dict, pool: int, f: filters_mod.Filters | None) -> list[tuple[int, float, list]]:
+        """The `pool` best chunks of each side of `query` ("bm25": terms, "dense": a vector) that pass `f`,
+        fused: from the index's own arrays, or from Milvus when that is the store."""
+        s = self.settings
+        weights = [s.bm25_weight if side == "bm25" else s.dense_weight for side in query]
+        if s.store != "local":
+            sides = {side: milvus.query_weights(self.bm25, q) if side == "bm25" else q for side, q in query.items()}
+            if s.milvus_fusion == "milvus" and len(sides) == 2:
+                return milvus.hybrid(self, sides, pool, f)
+            lists = milvus.search(self, sides, pool, f)
+            return fuse.rrf([lists[side] for side in query], weights, s.rrf_k)
+        allowed = self._allowed(f)
+        if allowed is not None and not allowed.any():
+            return []
+        lists = [self.bm25.top(q, pool, allowed) if side == "bm25" else
+                 dense.search([x.vectors for x in self.segments], self.chunk_offsets, q, pool, allowed, s.filter_exact_chunks)
+                 for side, q in query.items()]
+        return fuse.rrf(lists, weights, s.rrf_k)
 
     def _allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
         """The live chunks that pass `f` (None: all chunks)."""
@@ -235,6 +247,8 @@ class Index:
 
     def _write(self, path: Path) -> Path:
         self.manifest, self.path = store.save(path, self.segments, self.manifest), path
+        if self.settings.store != "local":  # the folder first: a push cut short is finished at the next open
+            self._milvus = milvus.push(self)
         return path
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import embed, store
+from . import embed, milvus, store
 from .config import Settings
 from .index import Index, build, load
 from .split import ChunkTable
@@ -80,6 +80,8 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
                 if new is not idx or idx.manifest.get("corpus_dir") != folder:
                     new.manifest["corpus_dir"] = folder
                     new.save(path, lock=False)
+                elif settings.store != "local":
+                    milvus.ensure(new)  # an index first opened with this store fills its collection now
                 shutil.rmtree(checkpoint, ignore_errors=True)
                 return new, changes
         except IndexProblem as e:

@@ -1,0 +1,143 @@
+"""Embedding spread over a Ray cluster (QA_RAY_ADDRESS, or `python -m qa index --ray [ADDRESS]`).
+
+Ray actors, one embedding model each (`Settings.ray_workers`, each taking `ray_worker_cpus` CPUs and as many
+onnxruntime threads), embed the batches of each checkpoint window; the driver keeps everything else as in a
+single-process run: which chunks need a vector, the checkpoints, the index. The window's texts are sorted
+and cut into batches exactly as `embed.encode` does, so each batch is the one a single process would
+embed and the vectors are the same. Every node needs qa and its model cache path (docs/scale-out.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .normalise import canonical
+
+log = logging.getLogger("qa")
+
+
+class Embedder:
+    """One worker: the model, loaded once, embedding one batch a call."""
+
+    def __init__(self, settings: Settings):
+        from . import embed
+
+        self.embed, self.settings = embed, settings
+        self.model = embed.load_model(settings)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.embed.encode(self.model, texts, "passage", self.settings.batch_size)
+
+    def node(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+
+@contextmanager
+def embedder(settings: Settings) -> Iterator[Callable[[list[str]], np.ndarray]]:
+    """A function embedding passages on the cluster at `settings.ray_address`, while the context lasts."""
+    import ray
+    from ray.util import ActorPool
+
+    _reachable(settings.ray_address)
+    try:
+        ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING,
+                 configure_logging=False, ignore_reinit_error=True)
+    except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError: one line for the user
+        raise ValueError(f"cannot join the Ray cluster at {settings.ray_address!r}: {str(e).splitlines()[0]}") from None
+    cpus = settings.ray_worker_cpus
+    n = settings.ray_workers or max(1, int(ray.cluster_resources().get("CPU", cpus) // cpus))
+    worker = dataclasses.replace(settings, threads=cpus, ray_address="", api_key="", milvus_token="")
+    actors = [ray.remote(num_cpus=cpus)(Embedder).remote(worker) for _ in range(n)]
+    pool = ActorPool(actors)
+    on = set(ray.get([a.node.remote() for a in actors]))  # waits for every model to load
+    log.info("embedding on %d Ray workers on %d nodes of %s", n, len(on), settings.ray_address)
+
+    def run(texts: list[str]) -> np.ndarray:
+        order = np.argsort([-len(canonical(t)) for t in texts], kind="stable")  # as embed.encode sorts them
+        size = settings.batch_size
+        batches = [[texts[i] for i in order[j:j + size]] for j in range(0, len(texts), size)]
+        vecs = np.concatenate(list(pool.map(lambda a, b: a.encode.remote(b), batches)))
+        out = np.empty_like(vecs)
+        out[order] = vecs
+        return out
+
+    run.workers, run.nodes = n, len(on)
+    try:
+        yield run
+    finally:
+        for a in actors:
+            ray.kill(a)
+        ray.shutdown()
+
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once a HOST:PORT nobody listens on (ray.init would wait for it without end)."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as e:
+        raise ValueError(f"cannot join the Ray cluster at {address!r}: nothing answers there ({e.strerror or e})") from None
+
+
+@contextmanager
+def local(nodes: int = 2, cpus: int = 1) -> Iterator[str]:
+    """A Ray cluster of `nodes` nodes with `cpus` CPUs each on 127.0.0.1, for trying `--ray` out, the tests
+    and the benchmark; yields its address. Each node is a `ray start --block` in its own process group,
+    stopped by SIGINT (then SIGKILL): other Ray clusters of the machine are left alone."""
+    ray = Path(sys.executable).with_name("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp, address, started = tempfile.mkdtemp(prefix="qa-ray-"), f"127.0.0.1:{port}", []  # short: socket paths
+
+    def start(*args: str) -> None:
+        started.append(subprocess.Popen([str(ray), "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
+                                         "--object-store-memory=200000000", "--disable-usage-stats", *args], env=env,
+                                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def alive() -> int:
+        code = "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); print(sum(n['Alive'] for n in ray.nodes()))"
+        run = subprocess.run([sys.executable, "-c", code, address], env=env, capture_output=True, text=True, timeout=120)
+        return int(run.stdout.split()[-1]) if run.returncode == 0 and run.stdout.split() else 0
+
+    try:
+        start("--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}")
+        deadline = time.monotonic() + 180
+        for n in range(1, nodes + 1):
+            if n > 1:
+                start(f"--address={address}")
+            while alive() < n:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the local Ray cluster at {address} did not come up")
+                time.sleep(1)
+        yield address
+    finally:
+        for p in reversed(started):
+            os.killpg(p.pid, signal.SIGINT)
+        for p in reversed(started):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(30)
+        shutil.rmtree(temp, ignore_errors=True)
