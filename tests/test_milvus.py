@@ -16,7 +16,7 @@ import qa
 from qa import milvus
 from qa.corpus import make_document, read_folder
 
-from .conftest import CARD_QUESTION, ROOT, SEEDS
+from .conftest import CARD_QUESTION, ROOT, SEEDS, app_server
 from .test_filters import DATED
 
 GOLD = [json.loads(line) for line in (ROOT / "eval" / "gold_seeds.jsonl").read_text(encoding="utf-8").splitlines() if line]
@@ -150,3 +150,19 @@ def test_the_cli_over_milvus_lite_and_bad_stores(seed_index, tmp_path):
                         ("http://127.0.0.1:1", "cannot open Milvus at http://127.0.0.1:1")]:
         run = _cli(["search", CARD_QUESTION], {**env, "QA_STORE": store, "QA_MILVUS_TIMEOUT": "3"})
         assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, (store, run.stderr)
+
+
+def test_the_json_api_over_milvus_lite(seed_index, tmp_path):
+    """The server's index searched through Milvus: answers, and an article added and removed through the API."""
+    from .test_api import call
+
+    with app_server(seed_index.path, tmp_path, QA_STORE=f"milvus:{tmp_path / 'api.db'}") as url:
+        status, ans = call(url + "api/ask", "POST", {"question": CARD_QUESTION})
+        assert status == 200 and ans["text"] == "3 tỷ đồng"
+        record = {"id": "da-lat-2024", "title": ARTICLE.split("\n")[0], "text": ARTICLE, "source": "Báo Lâm Đồng Mẫu"}
+        assert call(url + "api/documents", "POST", {"records": [record]})[1][0]["status"] == "added"
+        status, ans = call(url + "api/ask", "POST", {"question": QUESTION, "filters": {"source": "báo lâm đồng mẫu"}})
+        assert ans["text"] == "8,3 triệu lượt khách" and ans["citations"][0]["doc_id"] == "da-lat-2024"
+        assert call(url + "api/documents/da-lat-2024", "DELETE")[0] == 200
+        hits = call(url + "api/search", "POST", {"question": QUESTION, "k": 20})[1]
+        assert hits and "da-lat-2024" not in {h["doc_id"] for h in hits}
