@@ -10,7 +10,7 @@ XQUAD ?= ../shared/data/xquad.vi.json
 NEWS ?= ../shared/data/vn_news.jsonl.gz
 READERS ?= learned rules
 
-.PHONY: run ask test install index index-archive doctor bench bench-segments eval eval-xquad eval-news eval-dated eval-reader train-reader clean
+.PHONY: run ask test install index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster eval eval-xquad eval-news eval-dated eval-reader train-reader clean
 
 install: $(STAMP)
 
@@ -81,6 +81,18 @@ index-archive: $(STAMP)
 # Adding and deleting one article, 1,000 single adds beside the merged index, optimize: on a copy of the archive.
 bench-segments: $(STAMP)
 	$(BIN)/python bench/segments.py --index out/newsfull --out out/bench-segments.json
+
+# Search through Milvus Lite beside the local store: the seeds gold set and XQuAD-vi (docs/scale-out.md).
+bench-milvus: $(STAMP)
+	$(BIN)/python bench/milvus.py --xquad $(XQUAD) --out out/bench-milvus.json
+
+# 150,000 chunks of the archive's index (make index-archive) pushed into Milvus Lite: insert, memory, search.
+bench-milvus-large: $(STAMP)
+	$(BIN)/python bench/milvus.py --sets --archive out/newsfull --chunks 150000 --out out/bench-milvus-large.json
+
+# Embedding chunks/s: one process beside Ray workers on a local two-node cluster it starts and stops.
+bench-cluster: $(STAMP)
+	$(BIN)/python bench/cluster.py --jsonl $(NEWS) --out out/bench-cluster.json
 
 clean:
 	rm -rf $(VENV) index/default *.egg-info

@@ -1,10 +1,10 @@
 """Search through Milvus Lite beside the local store, in one run: quality, latency, and a large collection.
 
-    .venv/bin/python bench/milvus.py [--xquad ../shared/data/xquad.vi.json] [--archive out/newsfull]
-                                     [--chunks 150000] [--queries 100] [--db out/bench-milvus/qa.db]
-                                     [--out out/bench-milvus.json]
+    .venv/bin/python bench/milvus.py [--sets seeds xquad] [--xquad ../shared/data/xquad.vi.json]
+                                     [--archive out/newsfull] [--chunks 150000] [--queries 100]
+                                     [--db out/bench-milvus/qa.db] [--out out/bench-milvus.json]
 
-1. On the seeds gold set and XQuAD-vi (each an index built here): R@1, answer accuracy and F1 through the
+1. On the gold sets --sets names, the seeds' and XQuAD-vi (each an index built here): R@1, answer accuracy and F1 through the
    local store, through Milvus Lite with qa's fusion, and with Milvus's hybrid_search (RRFRanker); search
    and ask p50/p95 over the gold questions.
 2. With --archive (an index of the news archive, e.g. `make index-archive`): its first articles up to
@@ -40,18 +40,20 @@ from qa.index import Index  # noqa: E402
 XQUAD = ROOT.parent / "shared" / "data" / "xquad.vi.json"
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory of a process and its children (Milvus Lite runs as a child), from /proc."""
-    total, todo = 0.0, [str(pid)]
+def rss_mb() -> tuple[float, float]:
+    """Resident memory of this process, and of its children (the Milvus Lite server runs as one), from /proc."""
+    def rss(p: str) -> float:
+        return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text()).group(1)) / 1024
+
+    children, todo = 0.0, [c for t in Path("/proc/self/task").iterdir() for c in (t / "children").read_text().split()]
     while todo:
         p = todo.pop()
         try:
-            total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text()).group(1)) / 1024
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += (task / "children").read_text().split()
+            children += rss(p)
+            todo += [c for t in Path(f"/proc/{p}/task").iterdir() for c in (t / "children").read_text().split()]
         except (OSError, AttributeError):
             continue
-    return total
+    return round(rss("self")), round(children)
 
 
 def stores(settings: Settings, db: Path) -> dict[str, Settings]:
@@ -96,12 +98,12 @@ def large(archive: Path, n_chunks: int, queries: int, settings: Settings, db: Pa
     insert_s = time.perf_counter() - t
     n = int(view.live.sum()) if view.live is not None else len(view.chunks)
     figures = {"chunks": n, "articles": keep, "insert_s": round(insert_s, 1), "rows_per_s": round(n / insert_s),
-               "rss_before_mb": round(before), "rss_after_insert_mb": round(rss_mb()),
+               "rss_before_mb (qa, milvus lite)": before, "rss_after_insert_mb (qa, milvus lite)": rss_mb(),
                "db_mb": round(sum(f.stat().st_size for f in db.parent.rglob("*") if f.is_file()) / 2**20)}
     for store, idx in (("local", view), ("milvus lite, qa fusion", pushed)):
         idx.search(questions[0], 10)
         figures[f"{store} hybrid search p50/p95 ms"] = [round(x, 1) for x in p50_p95(latencies(lambda q: idx.search(q, 10), questions))]
-    figures["rss_serving_mb"] = round(rss_mb())
+    figures["rss_serving_mb (qa, milvus lite)"] = rss_mb()
     print(json.dumps(figures, indent=1), flush=True)
     milvus.drop(lite, view.path, view.manifest)
     return figures
@@ -109,6 +111,7 @@ def large(archive: Path, n_chunks: int, queries: int, settings: Settings, db: Pa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", nargs="*", choices=("seeds", "xquad"), default=["seeds", "xquad"])
     ap.add_argument("--xquad", type=Path, default=XQUAD)
     ap.add_argument("--archive", type=Path, help="an index of the news archive (the large-collection figures)")
     ap.add_argument("--chunks", type=int, default=150_000)
@@ -118,13 +121,17 @@ def main() -> None:
     args = ap.parse_args()
     if args.chunks < 1 or args.queries < 1:
         sys.exit("--chunks and --queries must be at least 1")
+    if "xquad" in args.sets and not args.xquad.exists():
+        sys.exit(f"{args.xquad} does not exist (give --xquad FILE, or --sets seeds)")
     if args.archive and not (args.archive / "manifest.json").is_file():
         sys.exit(f"no index at {args.archive} (build it with: make index-archive)")
     shutil.rmtree(args.db.parent, ignore_errors=True)
     settings = Settings.from_env(store="local")
-    figures = {"seeds": quality("seeds", qa.build_index(read_folder(ROOT / "seeds"), settings=settings),
-                                read_gold(ROOT / "eval" / "gold_seeds.jsonl"), stores(settings, args.db))}
-    if args.xquad.exists():
+    figures = {}
+    if "seeds" in args.sets:
+        figures["seeds"] = quality("seeds", qa.build_index(read_folder(ROOT / "seeds"), settings=settings),
+                                   read_gold(ROOT / "eval" / "gold_seeds.jsonl"), stores(settings, args.db))
+    if "xquad" in args.sets:
         docs, gold = read_xquad(args.xquad)
         figures["xquad"] = quality("xquad", qa.build_index(docs, settings=settings, progress=True), gold,
                                    stores(settings, args.db))

@@ -126,6 +126,8 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
     m = idx.manifest
     yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks in {len(m['segments'])} segment"
                           f"{'s' * (len(m['segments']) != 1)} at {path}; every file matches the manifest")
+    if settings.store != "local":
+        yield _store(idx)
     folder = _source(m)
     if m.get("corpus_dir") and not folder:
         yield (True, "index freshness", f"the folder it was built from, {m['corpus_dir']}, is gone: it is used as it is")
@@ -139,6 +141,16 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
         found = [h.doc_id for h in idx.search(doc.title, 5)]
         yield (doc.id in found, "index search", f"the title of {doc.id} finds it" if doc.id in found else
                f"the title of {doc.id} does not find it: the vectors may be from another model; {fix}")
+
+
+def _store(idx) -> Check:
+    from . import milvus
+
+    try:
+        why = milvus.out_of_step(idx)
+    except ValueError as e:
+        return (False, "store", str(e))
+    return (True, "store", f"{idx.settings.store}: " + (f"{why}; the first search fills it" if why else "the collection holds the index"))
 
 
 def _folder(subject: str, folder: Path) -> Check:

@@ -142,6 +142,18 @@ def push(idx) -> str:
         raise MilvusProblem(f"Milvus at {uri(s)} refused to update collection {name}: {_said(e)}") from None
 
 
+def out_of_step(idx) -> str | None:
+    """Why the index's collection does not hold it (None when it does); only reads."""
+    s, c, name = idx.settings, client(idx.settings), collection_name(idx.path, idx.manifest)
+    try:
+        if not c.has_collection(name, timeout=s.milvus_timeout):
+            return f"there is no collection {name} yet"
+        held = _read_state(c, name, s)
+        return None if held == _state(idx) else f"collection {name} holds another state of the index"
+    except Exception as e:  # noqa: BLE001
+        raise MilvusProblem(f"Milvus at {uri(s)} could not be read: {_said(e)}") from None
+
+
 def drop(settings: Settings, path: Path | None, manifest: dict) -> None:
     """Remove an index's collection and its state row."""
     c, name = client(settings), collection_name(path, manifest)

@@ -77,3 +77,23 @@ def qa_load(settings):
     import qa
 
     return qa.load(settings.index_dir, settings)
+
+
+def test_milvus_benchmark_runs_on_the_seeds(tmp_path):
+    out = subprocess.run([sys.executable, "bench/milvus.py", "--sets", "seeds", "--db", str(tmp_path / "m" / "qa.db"),
+                          "--out", str(tmp_path / "f.json")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seeds = json.loads((tmp_path / "f.json").read_text())["seeds"]
+    assert seeds["milvus lite, qa fusion"]["R@1"] == seeds["local"]["R@1"] > 0.8
+    bad = subprocess.run([sys.executable, "bench/milvus.py", "--archive", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "no index at" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(not NEWS.exists(), reason=f"{NEWS} is not on this machine")
+def test_cluster_benchmark_runs_on_a_few_chunks(tmp_path):
+    out = subprocess.run([sys.executable, "bench/cluster.py", "--chunks", "64", "--repeat", "1", "--out",
+                          str(tmp_path / "f.json")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads((tmp_path / "f.json").read_text())["rows"]
+    assert list(rows) == ["one process, 1 thread", "one process, 2 threads", "Ray, 1 worker on 1 node",
+                          "Ray, 2 workers on 2 nodes"] and all(r["chunks/s"] > 0 for r in rows.values())
