@@ -126,8 +126,9 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
     m = idx.manifest
     yield (True, "index", f"{m['documents']:,} documents, {m['chunks']:,} chunks in {len(m['segments'])} segment"
                           f"{'s' * (len(m['segments']) != 1)} at {path}; every file matches the manifest")
+    store = _store(idx) if settings.store != "local" else (True, "store", "")
     if settings.store != "local":
-        yield _store(idx)
+        yield store
     folder = _source(m)
     if m.get("corpus_dir") and not folder:
         yield (True, "index freshness", f"the folder it was built from, {m['corpus_dir']}, is gone: it is used as it is")
@@ -136,7 +137,7 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
                                              if settings.uploads_dir().is_dir() else [])
         why = stale_reason(m, idx.settings, corpus.unique(docs))
         yield (why is None, "index freshness", f"out of date ({why}): {fix}" if why else f"in step with {folder}")
-    if model_ok and idx.docs:
+    if model_ok and idx.docs and store[0]:
         doc = idx.docs[len(idx.docs) // 2]
         found = [h.doc_id for h in idx.search(doc.title, 5)]
         yield (doc.id in found, "index search", f"the title of {doc.id} finds it" if doc.id in found else

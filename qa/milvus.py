@@ -73,7 +73,9 @@ def client(settings: Settings):
                     _clients[address, settings.milvus_token] = MilvusClient(address, token=settings.milvus_token,
                                                                             timeout=settings.milvus_timeout)
             except Exception as e:  # noqa: BLE001 - pymilvus raises several kinds; the user needs the one line
-                raise MilvusProblem(f"cannot open Milvus at {address}: {_said(e)}") from None
+                hint = (" (Milvus Lite lets one process open a file: is a page or another command using it? "
+                        "Several processes need a Milvus server)") if is_lite(settings) else ""
+                raise MilvusProblem(f"cannot open Milvus at {address}: {_said(e)}{hint}") from None
         return _clients[address, settings.milvus_token]
 
 
@@ -116,25 +118,25 @@ def ensure(idx) -> str:
 def push(idx) -> str:
     """Reconcile the index's collection with its live chunks; returns the collection's name."""
     s, c = idx.settings, client(idx.settings)
-    name = collection_name(idx.path, idx.manifest)
-    want = _state(idx)
+    name, want = collection_name(idx.path, idx.manifest), _state(idx)
     try:
         held = _read_state(c, name, s)
-        if held == want and c.has_collection(name, timeout=s.milvus_timeout):
-            return name
-        if held is None or not _compatible(held, want, s) or not c.has_collection(name, timeout=s.milvus_timeout):
-            _create(c, name, idx, s)
-            have = np.zeros(0, np.int64)
+        if held is not None and _compatible(held, want, s) and c.has_collection(name, timeout=s.milvus_timeout):
+            if held["corpus_hash"] == want["corpus_hash"]:
+                return name
+            avgdl, have = held["avgdl"], _all_keys(c, name, s)  # new rows join the old ones' avgdl
         else:
-            have = _all_keys(c, name, s)
+            _create(c, name, idx, s)
+            avgdl, have = want["avgdl"], np.zeros(0, np.int64)
         keys = np.concatenate([chunk_keys(x) for x in idx.segments]) if idx.segments else np.zeros(0, np.int64)
         live = keys if idx.live is None else keys[idx.live]
         extra = np.setdiff1d(have, live)
         for i in range(0, len(extra), s.milvus_batch_rows):
             c.delete(name, ids=extra[i:i + s.milvus_batch_rows].tolist(), timeout=s.milvus_timeout)
-        _insert(c, name, idx, np.isin(keys, have, invert=True) & (True if idx.live is None else idx.live), s)
+        _insert(c, name, idx, np.isin(keys, have, invert=True) & (True if idx.live is None else idx.live), avgdl, s)
         c.flush(name, timeout=s.milvus_timeout)
-        c.upsert(STATE, [{"name": name, "state": json.dumps(want), "v": [0.0, 0.0]}], timeout=s.milvus_timeout)
+        state = json.dumps({**want, "avgdl": avgdl})
+        c.upsert(STATE, [{"name": name, "state": state, "v": [0.0, 0.0]}], timeout=s.milvus_timeout)
         return name
     except MilvusProblem:
         raise
@@ -148,8 +150,10 @@ def out_of_step(idx) -> str | None:
     try:
         if not c.has_collection(name, timeout=s.milvus_timeout):
             return f"there is no collection {name} yet"
-        held = _read_state(c, name, s)
-        return None if held == _state(idx) else f"collection {name} holds another state of the index"
+        held, want = _read_state(c, name, s), _state(idx)
+        if held is None or not _compatible(held, want, s) or held["corpus_hash"] != want["corpus_hash"]:
+            return f"collection {name} holds another state of the index"
+        return None
     except Exception as e:  # noqa: BLE001
         raise MilvusProblem(f"Milvus at {uri(s)} could not be read: {_said(e)}") from None
 
@@ -171,7 +175,8 @@ def _state(idx) -> dict:
 
 
 def _compatible(held: dict, want: dict, s: Settings) -> bool:
-    """Whether the rows of a collection in state `held` can stay for `want` (else it is written anew)."""
+    """Whether the rows of a collection in state `held` can stay for `want` (else it is written anew): the
+    same model, chunking and BM25 parameters, and an avgdl within `milvus_avgdl_drift` of theirs."""
     same = all(held.get(k) == want[k] for k in ("model", "backend", "chunking", "dimension", "k1", "b"))
     return same and abs(held.get("avgdl", 0) - want["avgdl"]) <= s.milvus_avgdl_drift * want["avgdl"]
 
@@ -224,13 +229,14 @@ def _all_keys(c, name: str, s: Settings) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _insert(c, name: str, idx, todo: np.ndarray, s: Settings) -> None:
-    """Upsert the rows of the chunk positions `todo` marks, segment by segment, in batches."""
+def _insert(c, name: str, idx, todo: np.ndarray, avgdl: float, s: Settings) -> None:
+    """Upsert the rows of the chunk positions `todo` marks, segment by segment, in batches; BM25 weights
+    with `avgdl`."""
     for seg, o in zip(idx.segments, idx.chunk_offsets):
         rows = np.flatnonzero(todo[o:o + len(seg.chunks)])
         if not len(rows):
             continue
-        weights = doc_weights(seg.postings, idx.bm25.avgdl, s.bm25_k1, s.bm25_b)
+        weights = doc_weights(seg.postings, avgdl, s.bm25_k1, s.bm25_b)
         keys, ch = chunk_keys(seg), seg.chunks
         meta = [(d.id, d.date, name_key(d.source), name_key(str(d.meta.get("category", "")))) for d in seg.docs]
         for i in range(0, len(rows), s.milvus_batch_rows):
@@ -332,12 +338,14 @@ def _call(idx, name: str, request):
 
 def position(idx, k: int) -> int | None:
     """The chunk position of a Milvus key (None for a row the index no longer has, e.g. mid-reconcile)."""
-    if getattr(idx, "_key_order", None) is None:
+    if getattr(idx, "_key_positions", None) is None:  # one attribute: threads see both arrays or neither
         keys = np.concatenate([chunk_keys(x) for x in idx.segments]) if idx.segments else np.zeros(0, np.int64)
-        idx._key_order, idx._keys_sorted = np.argsort(keys), np.sort(keys)
-    i = int(np.searchsorted(idx._keys_sorted, k))
-    if i < len(idx._keys_sorted) and idx._keys_sorted[i] == k:
-        pos = int(idx._key_order[i])
+        order = np.argsort(keys)
+        idx._key_positions = (keys[order], order)
+    ordered, order = idx._key_positions
+    i = int(np.searchsorted(ordered, k))
+    if i < len(ordered) and ordered[i] == k:
+        pos = int(order[i])
         return pos if idx.live is None or idx.live[pos] else None
     return None
 

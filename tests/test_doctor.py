@@ -86,3 +86,16 @@ def test_cli_doctor_exit_status(setup):
     missing = subprocess.run([sys.executable, "-m", "qa", "--index", str(index / "nope"), "doctor"], cwd=ROOT,
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode == 1 and "PROBLEM index: no index at" in missing.stdout
+
+
+def test_the_milvus_store_is_checked(setup, tmp_path):
+    s = dataclasses.replace(setup[0], store=f"milvus:{tmp_path / 'qa.db'}")
+    rc, lines = _doctor(s)
+    store = [line for line in lines if " store: " in line]
+    assert rc == 0 and store and "there is no collection" in store[0], lines  # the search check then fills it
+    assert "the collection holds the index" in [line for line in _doctor(s)[1] if " store: " in line][0]
+    from qa import milvus
+
+    milvus.close(s)
+    rc, lines = _doctor(dataclasses.replace(s, store="http://127.0.0.1:1", milvus_timeout=2))
+    assert rc == 1 and any(line.startswith("PROBLEM store: cannot open Milvus at http://127.0.0.1:1") for line in lines), lines
