@@ -25,6 +25,7 @@ import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
 from qa import api, corpus, filters, formats
+from qa.milvus import MilvusProblem
 from qa.cite import NOT_FOUND
 from qa.config import Settings
 from qa.index import MODES
@@ -147,6 +148,9 @@ def page(lib: Library) -> gr.Blocks:
         try:
             ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
                                                    "category": category or None})
+        except MilvusProblem as e:
+            gr.Warning(f"Không tìm được trong Milvus: {e}")
+            return history, gr.update(), question
         except filters.ReversedRange:
             gr.Warning("Bộ lọc chưa đúng: «Từ ngày» ở sau «Đến ngày».")
             return history, gr.update(), question

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from .config import Settings
 from .index import MODES
 from .library import SAFE_ID, Added, Library, NotRemovable
+from .milvus import MilvusProblem
 from .types import Answer, Document, Hit
 
 Mode = Literal[MODES]  # type: ignore[valid-type]
@@ -172,6 +173,10 @@ def mount(app: FastAPI, lib: Library) -> FastAPI:
     @app.exception_handler(ValueError)
     async def bad_value(request: Request, e: ValueError):
         return JSONResponse({"detail": str(e)}, status_code=400)
+
+    @app.exception_handler(MilvusProblem)
+    async def store_down(request: Request, e: MilvusProblem):  # the store, not the request, is wrong
+        return JSONResponse({"detail": str(e)}, status_code=503)
 
     return app
 

@@ -88,14 +88,20 @@ def embedder(settings: Settings) -> Iterator[Callable[[list[str]], np.ndarray]]:
 
 
 def _reachable(address: str) -> None:
-    """Refuse at once a HOST:PORT nobody listens on (ray.init would wait for it without end)."""
+    """Refuse at once a HOST:PORT nobody listens on (ray.init would wait for it without end), and for
+    "auto" the cluster Ray would pick (RAY_ADDRESS, else the one `ray start` last recorded on this machine)."""
+    given = address
+    if address == "auto":
+        recorded = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        address = os.environ.get("RAY_ADDRESS") or (recorded.read_text().strip() if recorded.is_file() else "")
     host, _, port = address.rpartition(":")
-    if address == "auto" or "://" in address or not port.isdigit():
+    if not address or "://" in address or not port.isdigit():
         return
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
     except OSError as e:
-        raise ValueError(f"cannot join the Ray cluster at {address!r}: nothing answers there ({e.strerror or e})") from None
+        where = given if given == address else f"{given} ({address})"
+        raise ValueError(f"cannot join the Ray cluster at {where}: nothing answers there ({e.strerror or e})") from None
 
 
 @contextmanager
