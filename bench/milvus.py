@@ -90,11 +90,11 @@ def large(archive: Path, n_chunks: int, queries: int, settings: Settings, db: Pa
     view = Index(settings, [x.delete(out_ids) for x in full.segments], full.manifest, full.path)
     questions = [d.title for d in full.chunks.docs[keep:keep + queries] if d.title.strip()]
     lite = dataclasses.replace(settings, store=f"milvus:{db}")
-    milvus.drop(lite, view.path, view.manifest)
-    before = rss_mb()
     pushed = dataclasses.replace(view, settings=lite)
+    milvus.drop(pushed)
+    before = rss_mb()
     t = time.perf_counter()
-    milvus.ensure(pushed)
+    milvus.push(pushed)
     insert_s = time.perf_counter() - t
     n = int(view.live.sum()) if view.live is not None else len(view.chunks)
     figures = {"chunks": n, "articles": keep, "insert_s": round(insert_s, 1), "rows_per_s": round(n / insert_s),
@@ -105,7 +105,7 @@ def large(archive: Path, n_chunks: int, queries: int, settings: Settings, db: Pa
         figures[f"{store} hybrid search p50/p95 ms"] = [round(x, 1) for x in p50_p95(latencies(lambda q: idx.search(q, 10), questions))]
     figures["rss_serving_mb (qa, milvus lite)"] = rss_mb()
     print(json.dumps(figures, indent=1), flush=True)
-    milvus.drop(lite, view.path, view.manifest)
+    milvus.drop(pushed)
     return figures
 
 

@@ -85,6 +85,15 @@ class Postings:
         return cls(terms, m.indptr.astype(np.int64), m.indices.astype(np.int32),
                    np.minimum(tf[order], 65535).astype(np.uint16), lengths)
 
+    def weights(self, avgdl: float, k1: float, b: float) -> sparse.csr_matrix:
+        """Each chunk's document-side BM25 weight of each of its terms, tf / (tf + k1 (1 - b + b len / avgdl)),
+        as a chunks × terms CSR matrix: a chunk's score is the sum of these times the query's idf × count."""
+        m = sparse.csc_matrix((self.counts.astype(np.float32), self.rows, self.indptr),
+                              shape=(self.n_chunks, len(self.terms))).tocsr()
+        norm = np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(avgdl, 1e-9)) * self.lengths)
+        m.data = m.data / (m.data + np.repeat(norm, np.diff(m.indptr)))
+        return m
+
     @property
     def n_chunks(self) -> int:
         return len(self.lengths)

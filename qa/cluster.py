@@ -19,13 +19,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
+from . import embed
 from .config import Settings
-from .normalise import canonical
 
 log = logging.getLogger("qa")
 
@@ -34,13 +34,10 @@ class Embedder:
     """One worker: the model, loaded once, embedding one batch a call."""
 
     def __init__(self, settings: Settings):
-        from . import embed
-
-        self.embed, self.settings = embed, settings
-        self.model = embed.load_model(settings)
+        self.settings, self.model = settings, embed.load_model(settings)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.embed.encode(self.model, texts, "passage", self.settings.batch_size)
+        return embed.encode(self.model, texts, "passage", self.settings.batch_size)
 
     def node(self) -> str:
         import ray
@@ -51,40 +48,54 @@ class Embedder:
 @contextmanager
 def embedder(settings: Settings) -> Iterator[Callable[[list[str]], np.ndarray]]:
     """A function embedding passages on the cluster at `settings.ray_address`, while the context lasts."""
-    import ray
-    from ray.util import ActorPool
-
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install -e '.[ray]'") from None
     _reachable(settings.ray_address)
     try:
         ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING,
                  configure_logging=False, ignore_reinit_error=True)
     except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError: one line for the user
-        raise ValueError(f"cannot join the Ray cluster at {settings.ray_address!r}: {str(e).splitlines()[0]}") from None
-    cpus = settings.ray_worker_cpus
-    n = settings.ray_workers or max(1, int(ray.cluster_resources().get("CPU", cpus) // cpus))
-    worker = dataclasses.replace(settings, threads=cpus, ray_address="", api_key="", milvus_token="")
-    actors = [ray.remote(num_cpus=cpus)(Embedder).remote(worker) for _ in range(n)]
-    pool = ActorPool(actors)
-    on = set(ray.get([a.node.remote() for a in actors]))  # waits for every model to load
-    log.info("embedding on %d Ray workers on %d nodes of %s", n, len(on), settings.ray_address)
-
-    def run(texts: list[str]) -> np.ndarray:
-        order = np.argsort([-len(canonical(t)) for t in texts], kind="stable")  # as embed.encode sorts them
-        size = settings.batch_size
-        batches = [[texts[i] for i in order[j:j + size]] for j in range(0, len(texts), size)]
-        vecs = np.concatenate(list(pool.map(lambda a, b: a.encode.remote(b), batches)))
-        out = np.empty_like(vecs)
-        out[order] = vecs
-        return out
-
-    run.workers, run.nodes = n, len(on)
+        raise ValueError(f"cannot join the Ray cluster at {settings.ray_address!r}: {_said(e)}") from None
+    actors = []
     try:
+        cpus = settings.ray_worker_cpus
+        n = settings.ray_workers or max(1, int(ray.cluster_resources().get("CPU", cpus) // cpus))
+        worker = dataclasses.replace(settings, threads=cpus, ray_address="", api_key="", milvus_token="")
+        actors = [ray.remote(num_cpus=cpus)(Embedder).remote(worker) for _ in range(n)]
+        try:
+            on = set(ray.get([a.node.remote() for a in actors], timeout=settings.ray_start_seconds))  # models loaded
+        except ray.exceptions.GetTimeoutError:
+            raise ValueError(f"the Ray cluster at {settings.ray_address} did not start {n} workers of {cpus} CPU"
+                             f"{'s' * (cpus > 1)} within {settings.ray_start_seconds:g} s: set QA_RAY_WORKERS or "
+                             "QA_RAY_WORKER_CPUS to what it has") from None
+        pool = ActorPool(actors)
+        log.info("embedding on %d Ray workers on %d nodes of %s", n, len(on), settings.ray_address)
+
+        def run(texts: list[str]) -> np.ndarray:
+            order = embed.longest_first(texts)  # the batches one process would make
+            size = settings.batch_size
+            batches = [[texts[i] for i in order[j:j + size]] for j in range(0, len(texts), size)]
+            vecs = np.concatenate(list(pool.map(lambda a, b: a.encode.remote(b), batches)))
+            out = np.empty_like(vecs)
+            out[order] = vecs
+            return out
+
+        run.workers, run.nodes = n, len(on)
         yield run
+    except ray.exceptions.RayError as e:  # a worker died or raised: its first line, not Ray's traceback
+        raise ValueError(f"embedding on the Ray cluster at {settings.ray_address} failed: {_said(e)}") from None
     finally:
         for a in actors:
             ray.kill(a)
         ray.shutdown()
 
+
+def _said(e: BaseException) -> str:
+    lines = [x for x in str(e).splitlines() if x.strip()]
+    return lines[-1][:300] if lines else type(e).__name__
 
 
 def _reachable(address: str) -> None:
@@ -139,11 +150,13 @@ def local(nodes: int = 2, cpus: int = 1) -> Iterator[str]:
         yield address
     finally:
         for p in reversed(started):
-            os.killpg(p.pid, signal.SIGINT)
+            with suppress(ProcessLookupError):  # a node that died already
+                os.killpg(p.pid, signal.SIGINT)
         for p in reversed(started):
             try:
                 p.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                with suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
                 p.wait(30)
         shutil.rmtree(temp, ignore_errors=True)

@@ -60,6 +60,7 @@ class Settings:
     api_keys_file: str = ""  # one key a line
     store: str = "local"  # where search runs: local (the index folder), milvus:PATH.db (Milvus Lite), http://HOST:19530
     milvus_token: str = field(default="", repr=False)  # a Milvus server's credentials ("user:password" or a key)
+    milvus_collection: str = ""  # the index's collection; "" names it after the index folder's path
     milvus_fusion: str = "qa"  # qa: two searches fused by fuse.rrf (weights, ranks); milvus: hybrid_search, RRFRanker
     milvus_timeout: float = 60.0  # seconds a Milvus request may take (pymilvus retries some errors for minutes otherwise)
     milvus_batch_rows: int = 2000  # rows per Milvus insert or delete
@@ -67,6 +68,7 @@ class Settings:
     ray_address: str = ""  # embed on a Ray cluster: "auto" (a running one) or HOST:PORT; "" embeds in this process
     ray_workers: int = 0  # embedding actors on the cluster, one model each; 0: one per ray_worker_cpus of the cluster
     ray_worker_cpus: int = 1  # CPUs (and onnxruntime threads) each actor takes
+    ray_start_seconds: float = 600.0  # the workers must have loaded their models by then (a first use converts it)
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):
@@ -78,6 +80,8 @@ class Settings:
             raise ValueError(f"milvus_fusion must be one of {', '.join(FUSIONS)}, not {self.milvus_fusion!r}")
         if self.store != "local" and not self.store.startswith(("milvus:", "http://", "https://")):
             raise ValueError(f"store must be local, milvus:PATH.db or http://HOST:19530, not {self.store!r}")
+        if self.ray_workers < 0 or self.ray_worker_cpus < 1:
+            raise ValueError("ray_workers must be 0 (one per CPU share) or more, ray_worker_cpus at least 1")
         if self.merge_factor < 2:
             raise ValueError("merge_factor must be at least 2")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import cluster, store
+from . import store
 from .config import DEFAULT_MODEL, Settings
 from .normalise import canonical
 from .split import indexed_text
@@ -81,13 +81,18 @@ def encode(model, texts: list[str], kind: str, batch_size: int = 32, progress: b
 
     Texts go in canonical form (NFC, one tone-mark placement) so both spellings embed alike.
     """
+    order = longest_first(texts)  # similar lengths batch with less padding
     texts = [canonical(t) for t in texts]
-    order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch with less padding
     vecs = model.encode([texts[i] for i in order], prompt_name=_prompt(model, kind), batch_size=batch_size,
                         normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
     out = np.empty_like(vecs, dtype=np.float32)
     out[order] = vecs
     return out
+
+
+def longest_first(texts: list[str]) -> np.ndarray:
+    """The order `encode` embeds texts in: longest first (in canonical form), ties as given."""
+    return np.argsort([-len(canonical(t)) for t in texts], kind="stable")
 
 
 def count_tokens(model, texts: list[str]) -> int:
@@ -164,7 +169,9 @@ def encode_chunks(settings: Settings, chunks: Sequence[Chunk], progress: bool = 
         known.update(store.read_checkpoint(checkpoint, settings))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
-    with cluster.embedder(settings) if settings.ray_address and todo else nullcontext() as remote:
+    if settings.ray_address and todo:
+        from .cluster import embedder  # imports Ray, only when asked
+    with embedder(settings) if settings.ray_address and todo else nullcontext() as remote:
         model = None if remote else load_model(settings) if todo or not keys else None
         bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
                    desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)"

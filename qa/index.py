@@ -247,9 +247,17 @@ class Index:
 
     def _write(self, path: Path) -> Path:
         self.manifest, self.path = store.save(path, self.segments, self.manifest), path
-        if self.settings.store != "local":  # the folder first: a push cut short is finished at the next open
-            self._milvus = milvus.push(self)
+        if self.settings.store != "local":
+            self.push()
         return path
+
+    def push(self) -> None:
+        """Bring the Milvus collection in step with this index, whose folder the caller writes (holds its
+        lock). The folder is published first: when Milvus fails, it is said and the next open pushes."""
+        try:
+            self._milvus = milvus.push(self)
+        except milvus.MilvusProblem as e:
+            log.warning("%s; the index at %s is saved, and its next open brings Milvus in step", e, self.path)
 
 
 def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None,

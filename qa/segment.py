@@ -10,6 +10,8 @@ a merge also drops the deleted documents. Each document is written about once pe
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +61,16 @@ class Segment:
         if not hit.any():
             return self
         return dataclasses.replace(self, deleted=self.deleted | hit, tombstone=None)
+
+    @functools.cached_property
+    def keys(self) -> np.ndarray:
+        """Each chunk's key (int64 ≥ 0), from its document's digest and its offsets: a chunk keeps it through
+        merges, a changed document's chunks get new ones (a Milvus row's id, qa/milvus.py)."""
+        ch = self.chunks
+        return np.fromiter((int.from_bytes(hashlib.blake2b(bytes(self.digests[d]) + a.to_bytes(8, "little") +
+                                                           b.to_bytes(8, "little"), digest_size=8).digest(), "little") >> 1
+                            for d, a, b in zip(ch.doc.tolist(), ch.start.tolist(), ch.end.tolist())),
+                           dtype=np.int64, count=len(ch))
 
     def chunk_vectors(self) -> np.ndarray:
         return self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros(

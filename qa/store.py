@@ -73,19 +73,24 @@ def embedder_tag(settings: Settings) -> str:
 
 
 @contextmanager
-def writer_lock(path: str | Path) -> Iterator[None]:
+def writer_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
     """Hold the index folder's write lock (readers need none: they see the old manifest or the new). The
-    kernel releases it when the process ends, however it ends."""
+    kernel releases it when the process ends, however it ends. With `wait=False`, yields False at once
+    when another writer holds it."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         f = open(path / LOCK, "a")
     except OSError:  # a read-only index: nobody writes it, and a build will say why it cannot
-        yield
+        yield True
         return
     with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def stale_reason(manifest: dict | None, settings: Settings, docs: list[Document] | None = None) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import embed, milvus, store
+from . import embed, store
 from .config import Settings
 from .index import Index, build, load
 from .split import ChunkTable
@@ -81,7 +81,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
                     new.manifest["corpus_dir"] = folder
                     new.save(path, lock=False)
                 elif settings.store != "local":
-                    milvus.ensure(new)  # an index first opened with this store fills its collection now
+                    new.push()  # an index first opened with this store fills its collection now
                 shutil.rmtree(checkpoint, ignore_errors=True)
                 return new, changes
         except IndexProblem as e:

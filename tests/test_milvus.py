@@ -117,7 +117,7 @@ def test_adds_deletes_and_sync_follow_in_milvus(seed_index, settings, lite, tmp_
     assert {h.doc_id for h in again.search(q, 50)} <= {d.id for d in local.docs}
     assert _same(again.search(q, 5), local.search(q, 5), exact)
     assert _same(again.optimize().search(q, 5), local.search(q, 5), exact)  # a merge keeps the chunks' keys
-    milvus.drop(s, path, again.manifest)
+    milvus.drop(again)
 
 
 def test_a_change_milvus_missed_is_pushed_at_the_next_open(seed_index, settings, lite, tmp_path):
@@ -166,3 +166,34 @@ def test_the_json_api_over_milvus_lite(seed_index, tmp_path):
         assert call(url + "api/documents/da-lat-2024", "DELETE")[0] == 200
         hits = call(url + "api/search", "POST", {"question": QUESTION, "k": 20})[1]
         assert hits and "da-lat-2024" not in {h["doc_id"] for h in hits}
+
+
+def test_an_article_removed_and_added_again_is_found(seed_index, settings, lite, tmp_path):
+    """Its dead copy (until a merge) and its live one share chunk keys: the live one answers."""
+    path = tmp_path / "index"
+    shutil.copytree(seed_index.path, path)
+    doc, other = make_document("999_new", ARTICLE), make_document("999_other", "Tin khác\n\nHuế mưa lớn suốt ba ngày.")
+    for change in ({"docs": [doc, other]}, {"docs": [], "remove": ["999_new"]}, {"docs": [doc]}):
+        qa.load(path, lite).add(change["docs"], change.get("remove", ())).save(path)
+    idx = qa.load(path, lite)
+    assert len(idx.segments) == 3 and idx.search(QUESTION, 1)[0].doc_id == "999_new"
+    assert _hits(idx.search(QUESTION, 5)) == _hits(qa.load(path, settings).search(QUESTION, 5))
+
+
+def test_an_older_version_being_read_never_turns_the_collection_back(seed_index, lite, tmp_path):
+    path = tmp_path / "index"
+    shutil.copytree(seed_index.path, path)
+    old = qa.load(path, lite)  # not searched yet: its collection not ensured
+    new = qa.load(path, lite).add([make_document("999_new", ARTICLE)])
+    new.save(path)
+    assert old.search(QUESTION, 5)  # served from the collection as it is
+    assert _count(new) == len(new.chunks)  # still the new version's rows
+
+
+def test_milvus_down_at_a_save_keeps_the_folder_and_says_so(seed_index, settings, tmp_path, caplog):
+    path = tmp_path / "index"
+    shutil.copytree(seed_index.path, path)
+    down = dataclasses.replace(settings, store="http://127.0.0.1:1", milvus_timeout=2)
+    qa.load(path, down).add([make_document("999_new", ARTICLE)]).save(path)  # no exception
+    assert "is saved, and its next open brings Milvus in step" in caplog.text
+    assert "999_new" in {d.id for d in qa.load(path, settings).docs}
