@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from .bm25 import BM25
 from .config import Settings
@@ -243,8 +244,10 @@ def _insert(c, name: str, idx, todo: np.ndarray, avgdl: float, s: Settings) -> N
         rows = np.flatnonzero(todo[o:o + len(seg.chunks)])
         if not len(rows):
             continue
-        weights = seg.postings.weights(avgdl, s.bm25_k1, s.bm25_b)
-        weights.indices = (seg.postings.terms[weights.indices] % TERM_SPACE).astype(np.int64)
+        w = seg.postings.weights(avgdl, s.bm25_k1, s.bm25_b)
+        weights = sparse.csr_matrix((w.data, (seg.postings.terms[w.indices] % TERM_SPACE).astype(np.int64), w.indptr),
+                                    shape=(w.shape[0], TERM_SPACE))
+        weights.sum_duplicates()  # two terms of one chunk sharing a key add up
         meta = [(_fit(d.id), d.date, _fit(name_key(d.source)), _fit(name_key(str(d.meta.get("category", "")))))
                 for d in seg.docs]
         for i in range(0, len(rows), s.milvus_batch_rows):
@@ -253,11 +256,9 @@ def _insert(c, name: str, idx, todo: np.ndarray, avgdl: float, s: Settings) -> N
             for r, v in zip(part.tolist(), seg.vectors.reconstruct_batch(part).astype(np.float32)):
                 doc_id, date, source, category = meta[seg.chunks.doc[r]]
                 a, b = weights.indptr[r], weights.indptr[r + 1]
-                sparse_row: dict[int, float] = {}
-                for k, w in zip(weights.indices[a:b].tolist(), weights.data[a:b].tolist()):
-                    sparse_row[k] = sparse_row.get(k, 0.0) + w  # two terms of one chunk sharing a key add up
                 batch.append({"id": int(seg.keys[r]), "doc_id": doc_id, "date": date, "source": source,
-                              "category": category, "dense": v, "sparse": sparse_row})
+                              "category": category, "dense": v,
+                              "sparse": dict(zip(weights.indices[a:b].tolist(), weights.data[a:b].tolist()))})
             c.upsert(name, batch, timeout=s.milvus_timeout)
 
 
