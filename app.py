@@ -17,6 +17,8 @@ import os
 import re
 import socket
 import sys
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
@@ -24,7 +26,8 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
-from qa import api, corpus, filters, formats
+from qa import api, corpus, filters, followup, formats
+from qa import generate as generation
 from qa.milvus import MilvusProblem
 from qa.cite import NOT_FOUND
 from qa.config import Settings
@@ -40,6 +43,7 @@ EXAMPLES = [
     "ha noi tang vinh phuc bao nhieu tien",
 ]
 MODE_LABELS = {"hybrid": "Kết hợp (BM25 + vector)", "bm25": "BM25 (từ khóa)", "dense": "Vector (ngữ nghĩa)"}
+MAX_TURNS, MAX_CONVERSATIONS = 10, 1000  # earlier questions kept per session, and sessions kept
 CONTEXT_CHARS = 600  # of the article shown around a passage when it is expanded
 REJECTED = {corpus.BINARY: "tệp nhị phân, không phải văn bản", corpus.NOT_UTF8: "không phải văn bản UTF-8",
             corpus.EMPTY: "tệp rỗng", formats.NO_TEXT_LAYER: "PDF không có lớp chữ (bản quét): cần nhận dạng chữ (OCR) trước",
@@ -77,15 +81,27 @@ def _plain(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
 
 
-def reply(ans: Answer) -> str:
-    """The chat message: the short answer with its marker and sentence, or "not found"."""
+def reply(ans: Answer, writing: str | None = None) -> str:
+    """The chat message: the short answer with its marker and sentence, or "not found"; beneath, what the
+    model wrote, each sentence marked when the check could not verify it (`writing`: its text so far)."""
     if not ans.found:
-        return f"{NOT_FOUND}\n\nCác đoạn gần nhất vẫn được liệt kê ở phần Nguồn." if ans.citations else NOT_FOUND
-    others = " ".join(f"[{i}]" for i in range(2, len(ans.citations) + 1))
-    sure = f" (độ tin cậy {ans.confidence:.0%})" if ans.confidence is not None else ""
-    return (f"**{_plain(ans.text)}** [1]{sure}\n\n> {_plain(ans.sentence)}\n\n"
-            f"Nguồn: [1] {_plain(ans.citations[0].title)} ({ans.citations[0].doc_id})"
-            + (f"; các đoạn liên quan {others}" if others else ""))
+        text = f"{NOT_FOUND}\n\nCác đoạn gần nhất vẫn được liệt kê ở phần Nguồn." if ans.citations else NOT_FOUND
+    else:
+        others = " ".join(f"[{i}]" for i in range(2, len(ans.citations) + 1))
+        sure = f" (độ tin cậy {ans.confidence:.0%})" if ans.confidence is not None else ""
+        text = (f"**{_plain(ans.text)}** [1]{sure}\n\n> {_plain(ans.sentence)}\n\n"
+                f"Nguồn: [1] {_plain(ans.citations[0].title)} ({ans.citations[0].doc_id})"
+                + (f"; các đoạn liên quan {others}" if others else ""))
+    if writing is not None:
+        return text + f"\n\n---\n**Mô hình đang viết…**\n\n{_plain(writing)}"
+    if ans.generated:
+        head = "đã kiểm chứng với nguồn" if ans.generated_verified else "có ý chưa kiểm chứng được với nguồn"
+        lines = [_plain(x.text) if x.verified else f"⚠ {_plain(x.text)} *(không thấy trong nguồn được dẫn: "
+                 f"{_plain(', '.join(x.unsupported))})*" for x in ans.generated_sentences]
+        text += f"\n\n---\n**Mô hình viết** ({head}):\n\n" + "\n\n".join(lines)
+    if ans.notice:
+        text += f"\n\n*{_plain(ans.notice)}*"
+    return text
 
 
 def sources(ans: Answer | None, idx: qa.Index) -> str:
@@ -138,27 +154,53 @@ CSS = """
 
 
 def page(lib: Library) -> gr.Blocks:
-    def chat(question, history, k, mode, since="", until="", source=None, category=None):
-        history = list(history or [])
+    conversations: OrderedDict[str, list[str]] = OrderedDict()  # per browser session: the questions as asked
+    turns = threading.Lock()
+
+    def chat(question, history, k, mode, since="", until="", source=None, category=None, request: gr.Request = None):
+        """The answer as a chat turn; a follow-up is read against this session's earlier questions (kept here,
+        not in a gr.State, whose heartbeat would keep every page's connection busy)."""
+        session = getattr(request, "session_hash", None) or ""
+        history, asked = list(history or []), conversations.get(session, []) if history else []
         question = (question or "").strip()
         if not question:
             gr.Warning("Hãy nhập một câu hỏi, ví dụ: " + EXAMPLES[0])
-            return history, gr.update(), question
+            yield history, gr.update(), question
+            return
         idx = lib.fresh()  # with what another process (a sync) published
+        meant = followup.rewrite(question, asked, lib.settings)
         try:
-            ans = idx.ask(question, int(k), mode, {"since": since, "until": until, "source": source or None,
-                                                   "category": category or None})
+            ans = idx.ask(meant, int(k), mode, {"since": since, "until": until, "source": source or None,
+                                                "category": category or None}, generate=False)
         except MilvusProblem as e:
             gr.Warning(f"Không tìm được trong Milvus: {e}")
-            return history, gr.update(), question
+            yield history, gr.update(), question
+            return
         except filters.ReversedRange:
             gr.Warning("Bộ lọc chưa đúng: «Từ ngày» ở sau «Đến ngày».")
-            return history, gr.update(), question
+            yield history, gr.update(), question
+            return
         except ValueError:  # the one other thing the page's filters can get wrong: a date it cannot read
             gr.Warning("Bộ lọc chưa đúng: ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
-            return history, gr.update(), question
-        history += [{"role": "user", "content": _plain(question)}, {"role": "assistant", "content": reply(ans)}]
-        return history, sources(ans, idx), ""
+            yield history, gr.update(), question
+            return
+        shown = _plain(question) + (f"\n\n*(hiểu là: {_plain(meant)})*" if meant != question else "")
+        history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply(ans)}]
+        written = ""
+        for event in generation.stream(lib.settings, meant, ans):  # tokens as the model writes them
+            if "token" in event:
+                written += event["token"]
+                history[-1]["content"] = reply(ans, written)
+                yield history, gr.update(), ""
+            else:
+                ans = event["answer"]
+        history[-1]["content"] = reply(ans)
+        with turns:
+            conversations[session] = (asked + [meant])[-MAX_TURNS:]
+            conversations.move_to_end(session)
+            while len(conversations) > MAX_CONVERSATIONS:
+                conversations.popitem(last=False)
+        yield history, sources(ans, idx), ""
 
     def upload(files):
         if not files:

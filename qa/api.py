@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -48,6 +49,13 @@ class Query(BaseModel):
     filters: Filters | None = None
 
 
+class Ask(Query):
+    history: list[str] = Field([], max_length=20, description="earlier questions of the conversation, oldest "
+                               "first: a follow-up (\"còn Hà Nam thì sao?\") is asked as a whole question")
+    stream: bool = Field(False, description="server-sent events: `token` as a language model writes (when one is "
+                         "set), then `answer`, the Answer with the check")
+
+
 class Record(BaseModel):
     """An article as JSON; fields other than these become its meta."""
 
@@ -76,6 +84,9 @@ class Removed(BaseModel):
     removed: str
 
 
+SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"type": "string", "enum": ["token", "answer"]},
+    "data": {"type": "string", "description": "JSON: {\"text\": …} for a token, the Answer for the answer"}}}
 DOCUMENTS_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": Records.model_json_schema(ref_template="#/components/schemas/{model}")},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
@@ -117,10 +128,17 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
         """The k passages that best match the question, among the articles that pass the filters."""
         return lib.search(q.question, q.k, q.mode, _filters(q))
 
-    @api.post("/ask", responses={400: {"description": "a filter or question the index cannot take"}})
-    def ask(q: Query) -> Answer:
-        """The short answer, its sentence and citations, or found: false with the closest passages."""
-        return lib.ask(q.question, q.k, q.mode, _filters(q))
+    @api.post("/ask", response_model=Answer, responses={
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
+              "description": "the Answer; with stream: true, events `token` {\"text\"} and a last `answer`"},
+        400: {"description": "a filter or question the index cannot take"}})
+    def ask(q: Ask):
+        """The short answer, its sentence and citations, or found: false with the closest passages; with a
+        language model set, also its answer, each sentence checked against the passages it cites."""
+        if not q.stream:
+            return lib.ask(q.question, q.k, q.mode, _filters(q), q.history)
+        events = lib.ask_stream(q.question, q.k, q.mode, _filters(q), q.history)  # a bad request fails here, as JSON
+        return StreamingResponse(_sse(events), media_type="text/event-stream")
 
     @api.post("/documents", openapi_extra=DOCUMENTS_BODY, responses={415: {"description": "neither JSON nor a file"},
                                                                        422: {"description": "a bad body, naming the field"}})
@@ -164,6 +182,12 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
         return Removed(removed=doc_id)
 
     return api
+
+
+def _sse(events) -> Iterator[str]:
+    for event in events:
+        name, data = ("token", {"text": event["token"]}) if "token" in event else ("answer", event["answer"].to_dict())
+        yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def mount(app: FastAPI, lib: Library) -> FastAPI:

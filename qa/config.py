@@ -69,6 +69,14 @@ class Settings:
     ray_workers: int = 0  # embedding actors on the cluster, one model each; 0: one per ray_worker_cpus of the cluster
     ray_worker_cpus: int = 1  # CPUs (and onnxruntime threads) each actor takes
     ray_start_seconds: float = 600.0  # the workers must have loaded their models by then (a first use converts it)
+    llm_url: str = ""  # an OpenAI-compatible server's base URL (http://127.0.0.1:8000/v1): generated answers, off when ""
+    llm_model: str = "default"  # the model name the server expects
+    llm_api_key: str = field(default="", repr=False)  # its key, never logged or shown; or a file of it:
+    llm_api_key_file: str = ""
+    llm_timeout: float = 60.0  # seconds for a whole generated answer
+    llm_max_tokens: int = 256  # an answer cut here is dropped (a model that never stops)
+    llm_passages: int = 5  # top citations the model reads, numbered [1]…
+    llm_backoff_seconds: float = 30.0  # a server that failed is left alone this long (qa/generate.py)
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):

@@ -13,8 +13,10 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -87,6 +89,17 @@ def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds,
     return fields
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a parser worker: end when the process that started it is gone (a server killed, not shut down,
+    would otherwise leave it waiting for work for ever)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class Parser:
     """A worker process for the parsers that can crash or hang (web pages, PDFs, Word files), started at the
     first file and replaced when one kills it; a server keeps one, so an upload does not wait for a start."""
@@ -100,7 +113,8 @@ class Parser:
         with self._lock:
             if self._worker is None:
                 # spawn, not fork: the parent may hold model threads that a forked child would inherit mid-work
-                self._worker = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self._worker = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=_exit_with_parent, initargs=(os.getpid(),))
             future = self._worker.submit(_parse, suffix, data, str(path))
             try:
                 return future.result(timeout=timeout), ""

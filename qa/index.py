@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from . import answer as answerer
 from . import bm25 as bm25_mod
 from . import filters as filters_mod
 from . import dense, embed, fuse, lexicon, milvus, read, segment, store
+from . import generate as generation
 from .config import Settings
 from .normalise import clean, fold_aligned, terms
 from .segment import Segment
@@ -100,9 +101,10 @@ class Index:
         return hits
 
     def ask(self, question: str, k: int | None = None, mode: str = "hybrid",
-            filters: dict | filters_mod.Filters | None = None) -> Answer:
+            filters: dict | filters_mod.Filters | None = None, generate: bool = True) -> Answer:
         """A short answer with the sentence it comes from and citations, or not found; only from the
-        articles that pass `filters`."""
+        articles that pass `filters`. With a language model set (`Settings.llm_url`) and `generate`, also
+        its answer from the citations, checked (qa/generate.py)."""
         question = check_question(question, self.settings.max_question_chars)
         f = filters_mod.parse(filters)
         hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, f)
@@ -116,7 +118,15 @@ class Index:
         if self.settings.reader != "rules" and not (ans and ans.found):
             ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
-        return dataclasses.replace(ans, citations=cited[: k or self.settings.k])
+        ans = dataclasses.replace(ans, citations=cited[: k or self.settings.k])
+        return generation.answer(self.settings, question, ans) if generate else ans
+
+    def ask_stream(self, question: str, k: int | None = None, mode: str = "hybrid",
+                   filters: dict | filters_mod.Filters | None = None) -> Iterator[dict]:
+        """`ask`, with the model's answer as it is written: {"token": text} events, then {"answer": Answer}
+        (only that without a model)."""
+        question = check_question(question, self.settings.max_question_chars)
+        return generation.stream(self.settings, question, self.ask(question, k, mode, filters, generate=False))
 
     def _retrieve(self, query: dict, pool: int, f: filters_mod.Filters | None) -> list[tuple[int, float, list]]:
         """The `pool` best chunks of each side of `query` ("bm25": terms, "dense": a vector) that pass `f`,

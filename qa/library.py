@@ -14,12 +14,13 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from . import corpus, open_index
+from . import corpus, followup, open_index
 from .config import Settings
 from .index import load
 from .store import IndexProblem, read_manifest, writer_lock
@@ -56,8 +57,14 @@ class Library:
         self._parser = corpus.Parser()  # kept: an upload does not wait for a worker to start
         self._seen = _stamp(self.index.path)
 
-    def ask(self, question: str, k: int, mode: str, filters: dict | None = None) -> Answer:
-        return self.fresh().ask(question, int(k), mode, filters)
+    def ask(self, question: str, k: int, mode: str, filters: dict | None = None, history: list[str] = ()) -> Answer:
+        """The answer to `question`, read as a follow-up of `history` (earlier questions) when it is one."""
+        return self.fresh().ask(followup.rewrite(question, list(history), self.settings), int(k), mode, filters)
+
+    def ask_stream(self, question: str, k: int, mode: str, filters: dict | None = None,
+                   history: list[str] = ()) -> Iterator[dict]:
+        """`ask`, as the events of `Index.ask_stream`."""
+        return self.fresh().ask_stream(followup.rewrite(question, list(history), self.settings), int(k), mode, filters)
 
     def search(self, question: str, k: int, mode: str, filters: dict | None = None) -> list[Hit]:
         return self.fresh().search(question, int(k), mode, filters)

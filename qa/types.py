@@ -60,6 +60,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class CheckedSentence:
+    """A sentence of a generated answer: the passages it cites (1-based, as written), whether every claim it
+    makes is in one of them, and what is not (claims, or citations of passages that do not exist)."""
+
+    text: str
+    citations: list[int]
+    verified: bool
+    unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Answer:
     """A short answer ("" when not found), the sentence it comes from and the citations, best first.
 
@@ -76,6 +87,10 @@ class Answer:
     sentence_span: tuple[int, int] | None = None
     answer_span: tuple[int, int] | None = None
     confidence: float | None = None
+    generated: str = ""  # a language model's answer from the citations ("" without one: QA_LLM_URL)
+    generated_verified: bool = False  # every sentence of it verified against the passages it cites (qa/check.py)
+    generated_sentences: list[CheckedSentence] = field(default_factory=list)
+    notice: str = ""  # one line when the model could not be used (down, too slow, cut off) or said something odd
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -184,6 +184,8 @@ def test_a_person_asks_uploads_and_asks_again_in_chromium(server, tmp_path):
             pw.expect(sources).to_contain_text("003_82f23e52a0d4abee")
             pw.expect(sources.locator("mark").first).to_have_text("3 tỷ đồng")
             page.screenshot(path=str(SHOTS / "1-answer.png"), full_page=True)
+            ask("còn Hà Nam thì sao?", "hiểu là: Hà Nội tặng Hà Nam bao nhiêu tiền?")  # read against the first
+            pw.expect(sources).to_contain_text("001_6bf9596543eff144")
             ask("Bí thư Tỉnh ủy Vĩnh Phúc là ai?", "Hoàng Thị Thúy Lan")  # a follow-up: the first answer stays
             pw.expect(chat).to_contain_text("3 tỷ đồng")
             ask("Chủ tịch UBND tỉnh Hưng Yên là ai?", "Không tìm thấy thông tin này trong các bài báo.")

@@ -1,0 +1,147 @@
+"""Generated answers against a real OpenAI-compatible server (llama-cpp-python with Gemma 3 270M, started
+and stopped here): the protocol, streaming, the check's flags, follow-ups rewritten by the model, and every
+fault (down, slow, HTTP 4xx, malformed or empty output, the token limit) leaving the extractive answer with
+a one-line notice. The model is tiny and its Vietnamese poor: these tests check the protocol, not the prose."""
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import json
+import threading
+import urllib.request
+
+import pytest
+
+from qa import followup, generate, llmserver
+
+from .conftest import CARD_QUESTION, app_server, free_port
+
+KEY = "khoa-bi-mat-123"
+
+
+@pytest.fixture(scope="module")
+def llm(tmp_path_factory):
+    with llmserver.local(api_key=KEY, log=tmp_path_factory.mktemp("llm") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def no_backoff():
+    """Each test starts with no server marked as down."""
+    generate._down_until.clear()
+    yield
+    generate._down_until.clear()
+
+
+def _with(idx, **settings):
+    settings = {"llm_api_key": KEY, "llm_passages": 2, "llm_max_tokens": 96, **settings}
+    return dataclasses.replace(idx, settings=dataclasses.replace(idx.settings, **settings))
+
+
+def test_the_model_writes_from_the_citations_and_each_sentence_is_checked(seed_index, llm):
+    ans = _with(seed_index, llm_url=llm).ask(CARD_QUESTION)
+    assert ans.text == "3 tỷ đồng" and ans.found  # the extractive answer stays
+    assert ans.generated and ans.generated_sentences, ans.notice
+    assert " ".join(s.text for s in ans.generated_sentences).split() == ans.generated.split()
+    assert all(s.verified == (not s.unsupported) for s in ans.generated_sentences)
+    cut = "bị cắt ở 96 token" in ans.notice
+    assert ans.generated_verified == (not cut and all(s.verified for s in ans.generated_sentences))
+    assert KEY not in json.dumps(ans.to_dict(), ensure_ascii=False)
+
+
+def test_tokens_stream_before_the_answer(seed_index, llm):
+    events = list(_with(seed_index, llm_url=llm, llm_max_tokens=24).ask_stream(CARD_QUESTION))
+    tokens = [e["token"] for e in events if "token" in e]
+    assert len(tokens) >= 2 and "answer" in events[-1] and all("token" in e for e in events[:-1])
+    final = events[-1]["answer"]
+    assert final.text == "3 tỷ đồng" and (final.generated == "".join(tokens).strip() or final.notice)
+
+
+def test_the_json_api_streams_server_sent_events(seed_index, llm, tmp_path):
+    with app_server(seed_index.path, tmp_path, QA_LLM_URL=llm, QA_LLM_API_KEY=KEY, QA_LLM_MAX_TOKENS="24",
+                    QA_LLM_PASSAGES="2") as url:
+        body = json.dumps({"question": "còn Hà Nam thì sao?", "history": [CARD_QUESTION], "stream": True}).encode()
+        request = urllib.request.Request(url + "api/ask", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as r:
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            raw = r.read().decode("utf-8")
+    events = [(block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
+              for block in raw.strip().split("\n\n")]
+    assert [name for name, _ in events[:-1]] == ["token"] * (len(events) - 1) and events[-1][0] == "answer"
+    final = events[-1][1]
+    assert final["question"] != "còn Hà Nam thì sao?" and "Hà Nam" in final["question"]  # asked as a whole question
+    assert final["text"] == "3 tỷ đồng" and {"generated", "generated_verified", "generated_sentences", "notice"} <= set(final)
+    assert KEY not in raw
+
+
+def test_a_follow_up_is_rewritten_by_the_model_or_by_the_rule(seed_index, llm):
+    s = dataclasses.replace(seed_index.settings, llm_url=llm, llm_api_key=KEY)
+    asked = followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], s)
+    assert isinstance(asked, str) and 3 <= len(asked) <= s.max_question_chars
+    down = dataclasses.replace(s, llm_url=f"http://127.0.0.1:{free_port()}/v1")
+    assert followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], down) == "Hà Nội tặng Hà Nam bao nhiêu tiền?"
+
+
+def test_a_wrong_key_is_an_http_error_notice(seed_index, llm):
+    ans = _with(seed_index, llm_url=llm, llm_api_key="sai").ask(CARD_QUESTION)
+    assert ans.text == "3 tỷ đồng" and ans.generated == "" and "HTTP 401" in ans.notice
+
+
+def test_the_token_limit_keeps_the_extractive_answer_and_never_verifies(seed_index, llm):
+    ans = _with(seed_index, llm_url=llm, llm_max_tokens=2).ask(CARD_QUESTION)
+    assert ans.text == "3 tỷ đồng" and "bị cắt ở 2 token" in ans.notice and not ans.generated_verified
+
+
+def test_too_slow_is_one_timeout_then_a_pause(seed_index, llm):
+    slow = _with(seed_index, llm_url=llm, llm_timeout=0.05)
+    ans = slow.ask(CARD_QUESTION)
+    assert ans.text == "3 tỷ đồng" and "không trả lời kịp" in ans.notice
+    assert llm in generate._down_until  # not asked again for a while
+    assert "sẽ thử lại sau" in slow.ask(CARD_QUESTION).notice
+
+
+def test_a_server_that_is_down_costs_one_try(seed_index):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    idx = _with(seed_index, llm_url=url, llm_backoff_seconds=600)
+    first, second = idx.ask(CARD_QUESTION), idx.ask(CARD_QUESTION)
+    assert first.text == second.text == "3 tỷ đồng"
+    assert "Không kết nối được máy chủ mô hình" in first.notice and "sẽ thử lại sau" in second.notice
+
+
+class _Odd(http.server.BaseHTTPRequestHandler):
+    """A server that answers chat completions with `body` (set per test): what a broken proxy might send."""
+
+    body = b""
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"data: {not json\n\n", "sai định dạng"),
+    (b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
+     b'"delta":{"content":""},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n', "rỗng"),
+], ids=["malformed", "empty"])
+def test_malformed_or_empty_output_is_a_notice(seed_index, body, says):
+    handler = type("Handler", (_Odd,), {"body": body})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ans = _with(seed_index, llm_url=f"http://127.0.0.1:{server.server_port}/v1").ask(CARD_QUESTION)
+    finally:
+        server.shutdown()
+    assert ans.text == "3 tỷ đồng" and ans.generated == "" and says in ans.notice, ans.notice
+
+
+def test_the_key_is_never_shown(settings, tmp_path):
+    keyfile = tmp_path / "key"
+    keyfile.write_text(KEY + "\n")
+    s = dataclasses.replace(settings, llm_url="http://127.0.0.1:1/v1", llm_api_key_file=str(keyfile))
+    assert generate.api_key(s) == KEY and KEY not in repr(s) and KEY not in repr(dataclasses.replace(s, llm_api_key=KEY))
