@@ -10,7 +10,7 @@ XQUAD ?= ../shared/data/xquad.vi.json
 NEWS ?= ../shared/data/vn_news.jsonl.gz
 READERS ?= learned rules
 
-.PHONY: run ask test install index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster eval eval-xquad eval-news eval-dated eval-reader train-reader clean
+.PHONY: run ask test install index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster bench-generate eval eval-xquad eval-news eval-dated eval-reader train-reader clean
 
 install: $(STAMP)
 
@@ -93,6 +93,10 @@ bench-milvus-large: $(STAMP)
 # Embedding chunks/s: one process beside Ray workers on a local two-node cluster it starts and stops.
 bench-cluster: $(STAMP)
 	$(BIN)/python bench/cluster.py --jsonl $(NEWS) --out out/bench-cluster.json
+
+# Generated answers with the tests' small model (Gemma 3 270M on llama.cpp): first token, whole answer, checked share.
+bench-generate: $(STAMP)
+	$(BIN)/python bench/generate.py --out out/bench-generate.json
 
 clean:
 	rm -rf $(VENV) index/default *.egg-info

@@ -21,7 +21,13 @@ def format_answer(ans: Answer) -> str:
     head = f"{ans.text} [1]{sure}\n  « {ans.sentence} »" if ans.found else NOT_FOUND
     cites = "\n".join(citation_line(i, h) for i, h in enumerate(ans.citations, 1))
     label = "Nguồn" if ans.found else "Các đoạn gần nhất"
-    return f"{head}\n\n{label}:\n{cites}" if cites else head
+    out = f"{head}\n\n{label}:\n{cites}" if cites else head
+    if ans.generated:
+        mark = "đã kiểm chứng với nguồn" if ans.generated_verified else "có ý chưa kiểm chứng được"
+        lines = [f"  {s.text}" if s.verified else f"  ⚠ {s.text} (không thấy trong nguồn: {', '.join(s.unsupported)})"
+                 for s in ans.generated_sentences]
+        out += f"\n\nMô hình viết ({mark}):\n" + "\n".join(lines)
+    return out + (f"\n\n({ans.notice})" if ans.notice else "")
 
 
 def format_hits(hits: list[Hit]) -> str:

@@ -54,6 +54,8 @@ def checks(settings: Settings) -> Iterator[Check]:
         yield _folder("corpus", Path(_source(manifest) or settings.corpus_dir))
     if settings.uploads_dir().is_dir():
         yield _folder("uploads", settings.uploads_dir())
+    if settings.llm_url:
+        yield _llm(settings)
     yield _disk(settings.index_dir)
 
 
@@ -142,6 +144,16 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
         found = [h.doc_id for h in idx.search(doc.title, 5)]
         yield (doc.id in found, "index search", f"the title of {doc.id} finds it" if doc.id in found else
                f"the title of {doc.id} does not find it: the vectors may be from another model; {fix}")
+
+
+def _llm(settings: Settings) -> Check:
+    from . import generate
+
+    try:
+        models = [m.id for m in generate.client(settings).models.list()]
+    except Exception as e:  # noqa: BLE001 - every failure is one line, as in generate
+        return (False, "language model", generate.failure(settings, e).split(";")[0])
+    return (True, "language model", f"{settings.llm_url} answers; models: {', '.join(models[:5]) or 'none listed'}")
 
 
 def _store(idx) -> Check:

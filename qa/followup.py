@@ -62,15 +62,15 @@ def _subject(question: str) -> str:
 
 def _by_model(question: str, history: list[str], settings: Settings) -> str | None:
     """The model's rewrite, when it answers with one question-like line within the limits."""
-    from .generate import _client, _failure
+    from .generate import client, failure
 
     prompt = REWRITE.format(history="\n".join(f"- {h}" for h in history[-3:]), question=question)
     try:
-        reply = _client(settings).chat.completions.create(model=settings.llm_model, temperature=0, max_tokens=64,
+        reply = client(settings).chat.completions.create(model=settings.llm_model, temperature=0, max_tokens=64,
                                                           messages=[{"role": "user", "content": prompt}])
         line = (reply.choices[0].message.content or "").strip().splitlines()
     except Exception as e:  # noqa: BLE001 - the rule rewrites instead
-        _failure(settings, e)
+        failure(settings, e)
         return None
     asked = line[0].strip(" -*\"'") if line else ""
     return asked if 3 <= len(asked) <= settings.max_question_chars and len(asked.split()) <= 40 else None

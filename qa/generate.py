@@ -65,7 +65,7 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
     parts, finish, notice = [], None, ""
     deadline = time.monotonic() + settings.llm_timeout
     try:
-        response = _client(settings).chat.completions.create(
+        response = client(settings).chat.completions.create(
             model=settings.llm_model, messages=messages(question, hits, ans), stream=True,
             max_tokens=settings.llm_max_tokens, temperature=0)
         with response:
@@ -79,7 +79,7 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
                     parts.append(token)
                     yield {"token": token}
     except Exception as e:  # noqa: BLE001 - every failure of the model leaves the extractive answer
-        notice = _failure(settings, e)
+        notice = failure(settings, e)
     text = "".join(parts).strip()
     if not notice and not text:
         notice = "Mô hình trả về câu trả lời rỗng; xem câu trả lời trích dẫn."
@@ -117,7 +117,8 @@ def api_key(settings: Settings) -> str:
         raise ValueError(f"cannot read a key from QA_LLM_API_KEY_FILE {settings.llm_api_key_file}") from None
 
 
-def _client(settings: Settings):
+def client(settings: Settings):
+    """One `openai` client per server, key and timeout (no retries: a failure is a notice and a back-off)."""
     import openai
 
     key = (settings.llm_url, api_key(settings), settings.llm_timeout)
@@ -128,7 +129,7 @@ def _client(settings: Settings):
         return _clients[key]
 
 
-def _failure(settings: Settings, e: Exception) -> str:
+def failure(settings: Settings, e: Exception) -> str:
     """The notice for a failed request; the server is then left alone for a while."""
     with _lock:
         _down_until[settings.llm_url] = time.monotonic() + settings.llm_backoff_seconds

@@ -97,3 +97,11 @@ def test_cluster_benchmark_runs_on_a_few_chunks(tmp_path):
     rows = json.loads((tmp_path / "f.json").read_text())["rows"]
     assert list(rows) == ["one process, 1 thread", "one process, 2 threads", "Ray, 1 worker on 1 node",
                           "Ray, 2 workers on 2 nodes"] and all(r["chunks/s"] > 0 for r in rows.values())
+
+
+def test_generation_benchmark_runs_on_two_questions(tmp_path):
+    out = subprocess.run([sys.executable, "bench/generate.py", "--questions", "2", "--max-tokens", "16", "--passages", "2",
+                          "--out", str(tmp_path / "f.json")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads((tmp_path / "f.json").read_text())
+    assert figures["questions"] == 2 and figures["first token p50/p95 s"] and len(figures["rows"]) == 2

@@ -12,3 +12,18 @@ def test_a_citation_shows_the_articles_date_source_and_link():
                                      "    Hà Nội có 30 quận, huyện.")
     bare = Hit("b", "Tin", "Đoạn văn.", 0, 9, 1.0)
     assert citation_line(2, bare) == "[2] b — Tin [0:9]\n    Đoạn văn."
+
+
+def test_a_generated_answer_is_printed_under_the_extractive_one_each_unverified_sentence_marked():
+    from qa.cite import format_answer
+    from qa.types import Answer, CheckedSentence
+
+    hit = Hit("a", "Tin Hà Nội", "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng.", 0, 32, 1.0)
+    ans = Answer("q", "3 tỷ đồng", True, "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng.", [hit], generated="Hà Nội tặng 3 tỷ đồng [1]. "
+                 "Số tiền là 5 tỷ [1].", generated_sentences=[CheckedSentence("Hà Nội tặng 3 tỷ đồng [1].", [1], True),
+                                                                 CheckedSentence("Số tiền là 5 tỷ [1].", [1], False, ["5 ty"])],
+                 notice="Câu trả lời của mô hình bị cắt ở 256 token; xem câu trả lời trích dẫn.")
+    text = format_answer(ans)
+    assert text.startswith("3 tỷ đồng [1]") and "Mô hình viết (có ý chưa kiểm chứng được):" in text
+    assert "  Hà Nội tặng 3 tỷ đồng [1]." in text and "⚠ Số tiền là 5 tỷ [1]. (không thấy trong nguồn: 5 ty)" in text
+    assert text.endswith("(Câu trả lời của mô hình bị cắt ở 256 token; xem câu trả lời trích dẫn.)")

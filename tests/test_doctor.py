@@ -99,3 +99,12 @@ def test_the_milvus_store_is_checked(setup, tmp_path):
     milvus.close(s)
     rc, lines = _doctor(dataclasses.replace(s, store="http://127.0.0.1:1", milvus_timeout=2))
     assert rc == 1 and any(line.startswith("PROBLEM store: cannot open Milvus at http://127.0.0.1:1") for line in lines), lines
+
+
+def test_a_language_model_server_that_is_down_is_a_problem(setup):
+    from qa import generate
+
+    rc, lines = _doctor(dataclasses.replace(setup[0], llm_url="http://127.0.0.1:1/v1", llm_api_key="bi-mat"))
+    generate._down_until.clear()
+    assert rc == 1 and any(line.startswith("PROBLEM language model: Không kết nối được") for line in lines), lines
+    assert not any("bi-mat" in line for line in lines)

@@ -140,8 +140,52 @@ def test_malformed_or_empty_output_is_a_notice(seed_index, body, says):
     assert ans.text == "3 tỷ đồng" and ans.generated == "" and says in ans.notice, ans.notice
 
 
+def _chunks(*texts: str) -> bytes:
+    """An OpenAI chat-completion stream of `texts` that ends normally."""
+    head = '{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":'
+    parts = [f'data: {head}{{"content":{json.dumps(t)}}},"finish_reason":null}}]}}\n\n' for t in texts]
+    return ("".join(parts) + f'data: {head}{{}},"finish_reason":"stop"}}]}}\n\ndata: [DONE]\n\n').encode()
+
+
+@pytest.mark.parametrize("written, verified, says", [
+    (["Hà Nội tặng Vĩnh Phúc ", "3 tỷ đồng [1]."], True, ""),  # what a good model writes
+    (["Hà Nội tặng Vĩnh Phúc ", "5 tỷ đồng [1]."], False, ""),  # a figure the passage does not hold
+    (["Không tìm thấy."], False, "Mô hình không tìm thấy câu trả lời"),  # both shown: the reader found one
+], ids=["right", "wrong-figure", "not-found"])
+def test_what_a_model_writes_is_checked_end_to_end(seed_index, written, verified, says):
+    handler = type("Handler", (_Odd,), {"body": _chunks(*written)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ans = _with(seed_index, llm_url=f"http://127.0.0.1:{server.server_port}/v1").ask(CARD_QUESTION)
+    finally:
+        server.shutdown()
+    assert ans.text == "3 tỷ đồng" and ans.generated == "".join(written) and ans.generated_verified is verified
+    assert (says in ans.notice) if says else ans.notice == ""
+
+
 def test_the_key_is_never_shown(settings, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(KEY + "\n")
     s = dataclasses.replace(settings, llm_url="http://127.0.0.1:1/v1", llm_api_key_file=str(keyfile))
     assert generate.api_key(s) == KEY and KEY not in repr(s) and KEY not in repr(dataclasses.replace(s, llm_api_key=KEY))
+
+
+def test_the_page_shows_the_model_writing_then_the_checked_answer(seed_index, llm, tmp_path):
+    from playwright import sync_api as pw
+
+    from .test_app import CHROMIUM, CHROMIUM_ARGS
+
+    with app_server(seed_index.path, tmp_path, QA_LLM_URL=llm, QA_LLM_API_KEY=KEY, QA_LLM_MAX_TOKENS="160",
+                    QA_LLM_PASSAGES="2") as url, pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url, wait_until="networkidle")
+        page.locator("#question textarea").fill(CARD_QUESTION)
+        page.locator("#ask").click()
+        chat = page.locator("#chat")
+        chat.get_by_text("Mô hình đang viết…").wait_for(timeout=120_000)  # tokens shown as they arrive
+        pw.expect(chat).to_contain_text("3 tỷ đồng")  # the extractive answer is there already
+        chat.get_by_text("Mô hình viết (").wait_for(timeout=120_000)  # then the checked answer replaces them
+        pw.expect(chat).not_to_contain_text("Mô hình đang viết…")
+        browser.close()
