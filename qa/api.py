@@ -13,7 +13,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -50,7 +50,7 @@ class Query(BaseModel):
 
 
 class Ask(Query):
-    history: list[str] = Field([], max_length=20, description="earlier questions of the conversation, oldest "
+    history: list[Annotated[str, Field(max_length=2000)]] = Field([], max_length=20, description="earlier questions of the conversation, oldest "
                                "first: a follow-up (\"còn Hà Nam thì sao?\") is asked as a whole question")
     stream: bool = Field(False, description="server-sent events: `token` as a language model writes (when one is "
                          "set), then `answer`, the Answer with the check")
@@ -138,7 +138,8 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
         if not q.stream:
             return lib.ask(q.question, q.k, q.mode, _filters(q), q.history)
         events = lib.ask_stream(q.question, q.k, q.mode, _filters(q), q.history)  # a bad request fails here, as JSON
-        return StreamingResponse(_sse(events), media_type="text/event-stream")
+        return StreamingResponse(_sse(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # not buffered by proxies
 
     @api.post("/documents", openapi_extra=DOCUMENTS_BODY, responses={415: {"description": "neither JSON nor a file"},
                                                                        422: {"description": "a bad body, naming the field"}})

@@ -19,11 +19,15 @@ from .split import sentences
 from .types import CheckedSentence
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_CITE_AFTER_STOP = re.compile(r"([.!?…])(\[\d+(?:\s*[,;]\s*\d+)*\](?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*)(?=\s)")
 _LEADING_CITES = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 _DATE = re.compile(r"\b\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"(?<=\d)\.(?=\d{3}\b)")
-_TITLES = {"ong", "ba", "anh", "chi", "co", "chu", "bac"}
+_TITLES = {"ông", "bà"}
+_LEADERS = {"theo", "tai", "o", "trong", "sau", "khi", "voi", "cho", "ve", "tu", "den", "nam", "ngay", "thang", "va",
+            "nhung", "con", "do", "nhu", "vi", "neu", "tinh", "thanh", "pho"}  # a sentence's capitalised first word
+_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])(?:\s+|$)")
 NOT_FOUND = "không tìm thấy"  # what the prompt asks the model to say when the passages do not answer
 
 
@@ -35,8 +39,8 @@ def folded(text: str) -> str:
 def check(text: str, passages: list[str]) -> list[CheckedSentence]:
     """Each sentence of the generated `text`, its citations (1-based, as written) and the claims that no
     cited passage holds."""
-    spans = sentences(text)
-    pieces = [text[a:b] for a, b in spans]
+    spaced = _CITE_AFTER_STOP.sub(r"\1 \2", text)  # "… đồng.[1] Sau đó": a sentence ends there too
+    pieces = [spaced[a:b] for a, b in sentences(spaced)]
     for i in range(1, len(pieces)):  # "… đồng.[1] Sau đó …": the [1] belongs to the sentence before
         lead = _LEADING_CITES.match(pieces[i])
         if lead:
@@ -56,6 +60,7 @@ def check(text: str, passages: list[str]) -> list[CheckedSentence]:
 def claims(sentence: str) -> list[str]:
     """What a sentence asserts that can be matched: amounts with their unit, dates, other numbers, and
     names (runs of capitalised words, a single one only past the sentence's first word), each folded."""
+    sentence = _LIST_MARK.sub("", sentence)  # "1. …", "- …": a list's marks are not claims
     f = folded(sentence)
     found, taken = [], []
     for pattern in (_AMOUNT, _DATE.pattern, _NUMBER.pattern):
@@ -66,18 +71,21 @@ def claims(sentence: str) -> list[str]:
     text = canonical(sentence).strip()
     for m in _CAP_RUN.finditer(text):
         words = m.group().split()
-        if m.start() == 0 and len(words) == 1:  # the sentence's first word is capitalised anyway
-            continue
-        if len(words) > 2 and folded(words[0]) in _TITLES:  # "Ông Nguyễn Văn A": the name is what must match
+        if (m.start() == 0 and len(words) == 1) or (len(words) > 1 and folded(words[0]) in _LEADERS):
+            words = words[1:]  # a word capitalised as a sentence's or clause's first: "Theo Bộ Y tế", "Tại Huế"
+        if len(words) > 1 and words[0].lower() in _TITLES:  # "Ông Nguyễn Văn A": the name is what must match
             words = words[1:]
-        found.append(folded(" ".join(words)))
+        if words:
+            found.append(folded(" ".join(words)))
     return list(dict.fromkeys(c for c in found if c))
 
 
 def _holds(source: str, claim: str) -> bool:
-    """Whether the folded passage holds the folded claim as whole words."""
-    return regex.search(rf"(?<![\p{{L}}\d]){regex.escape(claim)}(?![\p{{L}}\d])", source) is not None
+    """Whether the folded passage holds the folded claim as whole words (5 is not in 2,5)."""
+    return regex.search(rf"(?<![\p{{L}}\d])(?<!\d[.,]){regex.escape(claim)}(?![\p{{L}}\d])(?![.,]\d)", source) is not None
 
 
 def says_not_found(text: str) -> bool:
-    return folded(NOT_FOUND) in folded(text)
+    """Whether the whole answer is the prompt's "không tìm thấy" (a sentence that merely uses the words is not)."""
+    words = regex.sub(r"[^\p{L}\d ]", " ", folded(_CITE.sub(" ", text))).split()
+    return " ".join(words[:3]) == folded(NOT_FOUND) and len(words) <= 12

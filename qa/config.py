@@ -74,7 +74,7 @@ class Settings:
     llm_api_key: str = field(default="", repr=False)  # its key, never logged or shown; or a file of it:
     llm_api_key_file: str = ""
     llm_timeout: float = 60.0  # seconds for a whole generated answer
-    llm_max_tokens: int = 256  # an answer cut here is dropped (a model that never stops)
+    llm_max_tokens: int = 256  # an answer cut here is shown, checked, never as verified (a model that never stops)
     llm_passages: int = 5  # top citations the model reads, numbered [1]…
     llm_backoff_seconds: float = 30.0  # a server that failed is left alone this long (qa/generate.py)
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning

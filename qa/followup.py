@@ -12,12 +12,15 @@ import re
 
 from .answer import _CAP_RUN
 from .config import Settings
-from .normalise import clean, fold, fold_aligned
+from .generate import available, client, failure
+from .normalise import canonical, clean, fold, fold_aligned, has_diacritics
 
-_FOLLOW = re.compile(r"^\s*(?:(?:vay|the|the con|vay con)\s+)?(?:con\s+)?(?P<x>.+?)\s*(?:thi sao|thi the nao|the nao|ra sao)?\s*\?*\s*$")
-_OPENERS = re.compile(r"^\s*(?:(?:vay|the)\s+)?con\s|\s(?:thi sao|thi the nao|ra sao)\s*\?*\s*$")
-MAX_WORDS = 8  # longer questions stand on their own
+_FOLLOW = [re.compile(p) for p in (  # on the lowercase question as typed: "còn" is not "cơn" or "con"
+    r"^(?:(?:vậy|thế)\s+)?còn\s+(?P<x>.+?)(?:\s+thì\s+(?:sao|thế nào|ra sao))?\s*\?*$",
+    r"^(?P<x>.+?)\s+thì\s+(?:sao|thế nào)\s*\?*$")]
+MAX_WORDS, MAX_SUBJECT_WORDS = 8, 5  # a follow-up is short, and so is what it asks about ("còn tỉnh Hà Nam")
 
+REWRITE_SECONDS = 15.0  # the model's rewrite is a short request: the answer waits for it
 REWRITE = """Đây là các câu hỏi trước trong một cuộc trò chuyện:
 {history}
 Câu hỏi tiếp theo: {question}
@@ -25,22 +28,31 @@ Viết lại câu hỏi tiếp theo thành một câu hỏi đầy đủ, tự h
 
 
 def is_followup(question: str) -> bool:
-    text = fold_aligned(clean(question))
-    return len(text.split()) <= MAX_WORDS and _OPENERS.search(text) is not None
+    return bool(_subject(question))
 
 
 def rewrite(question: str, history: list[str], settings: Settings | None = None) -> str:
     """The question to ask: `question` itself, unless it follows up on the last of `history` (questions
     asked before, oldest first)."""
     history = [h for h in history if isinstance(h, str) and h.strip()]
-    if not history or not is_followup(question):
-        return question
     subject = _subject(question)
+    if not history or not subject:
+        return question
+    history = _resolved(history)
     if settings is not None and settings.llm_url:  # a rewrite that drops the follow-up's subject is not used
         asked = _by_model(question, history, settings)
         if asked and fold(asked) != fold(history[-1]) and (not subject or fold(subject) in fold(asked)):
             return asked
     return by_rule(question, history[-1]) or question
+
+
+def _resolved(history: list[str]) -> list[str]:
+    """Earlier questions that were follow-ups themselves, read by the rule against theirs (the API's history
+    holds questions as typed): "còn Nam Định?" after "còn Hà Nam?" after a whole question."""
+    out: list[str] = []
+    for h in history:
+        out.append((by_rule(h, out[-1]) if out and _subject(h) else None) or h)
+    return out
 
 
 def by_rule(question: str, previous: str) -> str | None:
@@ -54,20 +66,36 @@ def by_rule(question: str, previous: str) -> str | None:
 
 
 def _subject(question: str) -> str:
-    """What a follow-up asks about instead: "Hà Nam" in "còn Hà Nam thì sao?" ("" when none)."""
-    text = clean(question).strip()
-    m = _FOLLOW.match(fold_aligned(text))
-    return text[m.start("x"):m.end("x")].strip(" ,?") if m else ""
+    """What a follow-up asks about instead: "Hà Nam" in "còn Hà Nam thì sao?" ("" when it is no follow-up).
+    A question typed without diacritics is matched in that form ("con Ha Nam thi sao")."""
+    text = canonical(question).strip()
+    if len(text.split()) > MAX_WORDS:
+        return ""
+    form = text.lower() if has_diacritics(text) else _accented(fold_aligned(text))
+    for pattern in _FOLLOW:
+        if m := pattern.match(form):
+            subject = text[m.start("x"):m.end("x")].strip(" ,?")
+            return subject if 0 < len(subject.split()) <= MAX_SUBJECT_WORDS else ""
+    return ""
+
+
+def _accented(folded: str) -> str:
+    """An unaccented question's cue words spelled as the patterns spell them (lengths kept: offsets hold)."""
+    for plain, marked in (("vay", "vậy"), ("the nao", "thế nào"), ("the", "thế"), ("con", "còn"), ("thi", "thì")):
+        folded = re.sub(rf"\b{plain}\b", marked, folded)
+    return folded
 
 
 def _by_model(question: str, history: list[str], settings: Settings) -> str | None:
     """The model's rewrite, when it answers with one question-like line within the limits."""
-    from .generate import client, failure
-
-    prompt = REWRITE.format(history="\n".join(f"- {h}" for h in history[-3:]), question=question)
+    if not available(settings):  # a server that just failed is left alone: the rule answers at once
+        return None
+    prompt = REWRITE.format(history="\n".join(f"- {h[:settings.max_question_chars]}" for h in history[-3:]),
+                            question=question)
     try:
         reply = client(settings).chat.completions.create(model=settings.llm_model, temperature=0, max_tokens=64,
-                                                          messages=[{"role": "user", "content": prompt}])
+                                                          messages=[{"role": "user", "content": prompt}],
+                                                          timeout=min(settings.llm_timeout, REWRITE_SECONDS))
         line = (reply.choices[0].message.content or "").strip().splitlines()
     except Exception as e:  # noqa: BLE001 - the rule rewrites instead
         failure(settings, e)

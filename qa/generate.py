@@ -11,6 +11,7 @@ again for `llm_backoff_seconds`, so a dead one costs one timeout, not one per qu
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ Quy tắc:
 Câu hỏi: {question}
 Trả lời:"""
 
+REQUEST_ERRORS = {400, 404, 413, 422}  # HTTP statuses that fault the request, not the server
 _clients: dict[tuple, object] = {}
 _down_until: dict[str, float] = {}  # server URL -> when to try it again
 _lock = threading.Lock()
@@ -53,8 +55,7 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
     if not settings.llm_url:
         yield {"answer": ans}
         return
-    with _lock:
-        wait = _down_until.get(settings.llm_url, 0) - time.monotonic()
+    wait = _wait(settings)
     if wait > 0:
         yield {"answer": dataclasses.replace(ans, notice=f"Máy chủ mô hình vừa không trả lời; sẽ thử lại sau {wait:.0f} giây.")}
         return
@@ -88,15 +89,26 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
         return
     with _lock:
         _down_until.pop(settings.llm_url, None)
-    sentences = check.check(text, [h.text for h in hits])
+    sentences = check.check(text, [f"{h.title}\n{h.date}\n{h.source}\n{h.text}" for h in hits])  # what the model was shown
     quiet, cut = check.says_not_found(text), finish == "length"
     if cut:  # what it wrote is shown, checked, never as verified: it did not finish
         notice = f"Câu trả lời của mô hình bị cắt ở {settings.llm_max_tokens} token; xem câu trả lời trích dẫn."
     elif quiet and ans.found:
         notice = "Mô hình không tìm thấy câu trả lời trong các đoạn trích; câu trả lời trích dẫn ở trên."
-    verified = bool(sentences) and all(s.verified for s in sentences) and not quiet and not cut
+    verified = any(s.citations for s in sentences) and all(s.verified for s in sentences) and not quiet and not cut
     yield {"answer": dataclasses.replace(ans, generated=text, generated_verified=verified,
                                          generated_sentences=sentences, notice=notice)}
+
+
+def _wait(settings: Settings) -> float:
+    """Seconds until the server may be asked again after a failure (≤ 0: now)."""
+    with _lock:
+        return _down_until.get(settings.llm_url, 0) - time.monotonic()
+
+
+def available(settings: Settings) -> bool:
+    """Whether a model is set and not resting after a failure."""
+    return bool(settings.llm_url) and _wait(settings) <= 0
 
 
 def answer(settings: Settings, question: str, ans: Answer) -> Answer:
@@ -130,17 +142,21 @@ def client(settings: Settings):
 
 
 def failure(settings: Settings, e: Exception) -> str:
-    """The notice for a failed request; the server is then left alone for a while."""
-    with _lock:
-        _down_until[settings.llm_url] = time.monotonic() + settings.llm_backoff_seconds
+    """The notice for a failed request; the server is then left alone for a while, unless the request itself
+    was refused (400, 404, 413, 422: too long a prompt, say), which says nothing of the next one."""
     try:
         import openai
     except ImportError:
+        openai = None
+    if openai is None or getattr(e, "status_code", None) not in REQUEST_ERRORS:
+        with _lock:
+            _down_until[settings.llm_url] = time.monotonic() + settings.llm_backoff_seconds
+    if openai is None:
         return "Generated answers need the openai client: pip install -e '.[llm]'; xem câu trả lời trích dẫn."
     if isinstance(e, (openai.APITimeoutError, TimeoutError)):
         why = f"Máy chủ mô hình không trả lời kịp trong {settings.llm_timeout:g} giây"
     elif isinstance(e, openai.APIConnectionError):
-        why = f"Không kết nối được máy chủ mô hình ở {settings.llm_url}"
+        why = f"Không kết nối được máy chủ mô hình ở {re.sub(r'//[^/@]*@', '//', settings.llm_url)}"  # no user:password
     elif isinstance(e, openai.APIStatusError):
         why = f"Máy chủ mô hình báo lỗi HTTP {e.status_code}"
     elif isinstance(e, ValueError) and "QA_LLM_API_KEY_FILE" in str(e):

@@ -25,6 +25,9 @@ PASSAGES = [
     "Các bài báo cho biết như vậy.",  # nothing to check
     "Người phụ trách là ông Nguyễn Văn Hùng [1].",
     "Ông Nguyễn Văn Hùng phụ trách dự án [1].",
+    "Theo UBND TP. Hà Nội, Tại Vĩnh Phúc trường học được xây [1].",  # capitalised clause openers are not names
+    "1. Quảng Nam nhận 5 tỷ đồng [2].",  # a list mark is not a number
+    "Hà Nội trao 3 tỷ đồng.[1] Số tiền dùng để xây trường học.",  # a sentence ends after the citation too
 ])
 def test_claims_in_a_cited_passage_are_verified(text):
     checked = check(text, PASSAGES)
@@ -41,6 +44,7 @@ def test_claims_in_a_cited_passage_are_verified(text):
     ("Ông Trần Văn Hùng phụ trách dự án [1].", ["tran van hung"]),
     ("Hà Nội tặng 3 tỷ đồng [7].", ["[7]", "3 ty dong", "ha noi"]),  # a passage that does not exist
     ("Dự án có tổng vốn 10.901 tỷ đồng [1].", ["10901 ty dong"]),
+    ("Hòa Bình nhận 5 triệu USD [2].", ["5 trieu usd"]),  # 5 is not the 5 of 2,5
 ])
 def test_a_claim_no_cited_passage_holds_is_flagged(text, unsupported):
     (s,) = check(text, PASSAGES)
@@ -57,4 +61,5 @@ def test_claims_and_not_found():
     assert claims("Hà Nội tặng Vĩnh Phúc 3 tỷ đồng ngày 12/3.") == ["3 ty dong", "12/3", "ha noi", "vinh phuc"]
     assert claims("Theo bài báo, số tiền rất lớn.") == []
     assert says_not_found("Không tìm thấy.") and says_not_found("khong tim thay thong tin") and not says_not_found("3 tỷ")
+    assert not says_not_found("Cảnh sát không tìm thấy nạn nhân [1].")  # the words, not the answer
     assert check("", PASSAGES) == []

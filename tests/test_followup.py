@@ -31,3 +31,13 @@ def test_the_rewritten_follow_up_is_answered_from_its_article(seed_index):
     ans = seed_index.ask(rewrite("còn Hà Nam thì sao?", [FIRST]))
     assert ans.text == "3 tỷ đồng" and ans.citations[0].doc_id.startswith("001")  # Hà Nội – Hà Nam
     assert isinstance(ans, qa.Answer) and ans.generated == "" and ans.notice == ""
+
+
+@pytest.mark.parametrize("question", ["Cơn bão Yagi gây thiệt hại bao nhiêu?", "Tình hình lũ ở Yên Bái ra sao?",
+                                      "Con số này là bao nhiêu?", "Hà Nội còn bao nhiêu trường học chưa xây?"])
+def test_ordinary_questions_are_not_follow_ups(question):
+    assert not is_followup(question) and rewrite(question, [FIRST]) == question
+
+
+def test_a_chain_of_follow_ups_in_the_apis_history():
+    assert rewrite("còn Nam Định thì sao?", [FIRST, "còn Hà Nam thì sao?"]) == "Hà Nội tặng Nam Định bao nhiêu tiền?"

@@ -9,6 +9,7 @@ import http.server
 import json
 import threading
 import urllib.request
+from contextlib import contextmanager
 
 import pytest
 
@@ -109,19 +110,30 @@ def test_a_server_that_is_down_costs_one_try(seed_index):
 
 
 class _Odd(http.server.BaseHTTPRequestHandler):
-    """A server that answers chat completions with `body` (set per test): what a broken proxy might send."""
+    """Answers chat completions with `body` (set per test): what a broken proxy, or a model, might send."""
 
-    body = b""
+    body, status = b"", 200
 
     def do_POST(self):  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/event-stream" if self.status == 200 else "application/json")
         self.end_headers()
         self.wfile.write(self.body)
 
     def log_message(self, *args):
         pass
+
+
+@contextmanager
+def _sending(body: bytes, status: int = 200):
+    """A server on 127.0.0.1 that answers every chat completion with `body`; its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Odd,), {"body": body, "status": status}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
 
 
 @pytest.mark.parametrize("body, says", [
@@ -130,13 +142,8 @@ class _Odd(http.server.BaseHTTPRequestHandler):
      b'"delta":{"content":""},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n', "rỗng"),
 ], ids=["malformed", "empty"])
 def test_malformed_or_empty_output_is_a_notice(seed_index, body, says):
-    handler = type("Handler", (_Odd,), {"body": body})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        ans = _with(seed_index, llm_url=f"http://127.0.0.1:{server.server_port}/v1").ask(CARD_QUESTION)
-    finally:
-        server.shutdown()
+    with _sending(body) as url:
+        ans = _with(seed_index, llm_url=url).ask(CARD_QUESTION)
     assert ans.text == "3 tỷ đồng" and ans.generated == "" and says in ans.notice, ans.notice
 
 
@@ -153,15 +160,26 @@ def _chunks(*texts: str) -> bytes:
     (["Không tìm thấy."], False, "Mô hình không tìm thấy câu trả lời"),  # both shown: the reader found one
 ], ids=["right", "wrong-figure", "not-found"])
 def test_what_a_model_writes_is_checked_end_to_end(seed_index, written, verified, says):
-    handler = type("Handler", (_Odd,), {"body": _chunks(*written)})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        ans = _with(seed_index, llm_url=f"http://127.0.0.1:{server.server_port}/v1").ask(CARD_QUESTION)
-    finally:
-        server.shutdown()
+    with _sending(_chunks(*written)) as url:
+        ans = _with(seed_index, llm_url=url).ask(CARD_QUESTION)
     assert ans.text == "3 tỷ đồng" and ans.generated == "".join(written) and ans.generated_verified is verified
     assert (says in ans.notice) if says else ans.notice == ""
+
+
+def test_a_refused_request_is_a_notice_and_no_pause_for_the_others(seed_index):
+    """A 400 (a prompt too long for the model's context, say) faults that request, not the server."""
+    with _sending(b'{"error": {"message": "context too long", "type": "invalid_request_error"}}', 400) as url:
+        ans = _with(seed_index, llm_url=url).ask(CARD_QUESTION)
+        assert ans.text == "3 tỷ đồng" and "HTTP 400" in ans.notice and url not in generate._down_until
+        assert "sẽ thử lại" not in _with(seed_index, llm_url=url).ask(CARD_QUESTION).notice
+
+
+def test_a_resting_server_is_not_asked_to_rewrite_a_follow_up(settings):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    generate._down_until[url] = float("inf")
+    s = dataclasses.replace(settings, llm_url=url)
+    assert not generate.available(s)
+    assert followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], s) == "Hà Nội tặng Hà Nam bao nhiêu tiền?"
 
 
 def test_the_key_is_never_shown(settings, tmp_path):
