@@ -88,6 +88,10 @@ class Settings:
             raise ValueError(f"milvus_fusion must be one of {', '.join(FUSIONS)}, not {self.milvus_fusion!r}")
         if self.store != "local" and not self.store.startswith(("milvus:", "http://", "https://")):
             raise ValueError(f"store must be local, milvus:PATH.db or http://HOST:19530, not {self.store!r}")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ValueError(f"llm_url must be an http:// or https:// base URL (http://127.0.0.1:8000/v1), not {self.llm_url!r}")
+        if self.llm_max_tokens < 1 or self.llm_passages < 1 or self.llm_timeout <= 0:
+            raise ValueError("llm_max_tokens and llm_passages must be at least 1, llm_timeout above 0")
         if self.ray_workers < 0 or self.ray_worker_cpus < 1:
             raise ValueError("ray_workers must be 0 (one per CPU share) or more, ray_worker_cpus at least 1")
         if self.merge_factor < 2:

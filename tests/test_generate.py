@@ -207,3 +207,17 @@ def test_the_page_shows_the_model_writing_then_the_checked_answer(seed_index, ll
         chat.get_by_text("Mô hình viết (").wait_for(timeout=120_000)  # then the checked answer replaces them
         pw.expect(chat).not_to_contain_text("Mô hình đang viết…")
         browser.close()
+
+
+@pytest.mark.parametrize("env, says", [({"QA_LLM_URL": "127.0.0.1:8000"}, "llm_url must be an http:// or https:// base URL"),
+                                       ({"QA_LLM_URL": "http://x/v1", "QA_LLM_MAX_TOKENS": "0"}, "at least 1")])
+def test_bad_model_settings_are_one_line(env, says):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "qa", "ask", CARD_QUESTION], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, run.stderr[-500:]
