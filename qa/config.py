@@ -92,6 +92,10 @@ class Settings:
             raise ValueError(f"llm_url must be an http:// or https:// base URL (http://127.0.0.1:8000/v1), not {self.llm_url!r}")
         if self.llm_max_tokens < 1 or self.llm_passages < 1 or self.llm_timeout <= 0:
             raise ValueError("llm_max_tokens and llm_passages must be at least 1, llm_timeout above 0")
+        if self.milvus_batch_rows < 1 or self.milvus_timeout <= 0 or self.milvus_avgdl_drift < 0:
+            raise ValueError("milvus_batch_rows must be at least 1, milvus_timeout above 0, milvus_avgdl_drift 0 or more")
+        if self.ray_start_seconds <= 0 or self.llm_backoff_seconds < 0:
+            raise ValueError("ray_start_seconds must be above 0, llm_backoff_seconds 0 or more")
         if self.ray_workers < 0 or self.ray_worker_cpus < 1:
             raise ValueError("ray_workers must be 0 (one per CPU share) or more, ray_worker_cpus at least 1")
         if self.merge_factor < 2:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
 
@@ -169,9 +169,12 @@ def encode_chunks(settings: Settings, chunks: Sequence[Chunk], progress: bool = 
         known.update(store.read_checkpoint(checkpoint, settings))
     keys = [chunk_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values(), key=lambda i: -len(chunks[i].text))
-    if settings.ray_address and todo:
-        from .cluster import embedder  # imports Ray, only when asked
-    with embedder(settings) if settings.ray_address and todo else nullcontext() as remote:
+    with ExitStack() as stack:
+        remote = None
+        if settings.ray_address and todo:
+            from .cluster import embedder  # imports Ray, only when asked
+
+            remote = stack.enter_context(embedder(settings))
         model = None if remote else load_model(settings) if todo or not keys else None
         bar = tqdm(total=len(todo), unit="chunk", disable=not progress or not todo, smoothing=0.1,
                    desc=f"embedding {n_docs:,} documents, {len(chunks):,} chunks ({len(chunks) - len(todo):,} unchanged)"

@@ -197,3 +197,10 @@ def test_milvus_down_at_a_save_keeps_the_folder_and_says_so(seed_index, settings
     qa.load(path, down).add([make_document("999_new", ARTICLE)]).save(path)  # no exception
     assert "is saved, and its next open brings Milvus in step" in caplog.text
     assert "999_new" in {d.id for d in qa.load(path, settings).docs}
+
+
+@pytest.mark.parametrize("name, value", [("milvus_batch_rows", 0), ("milvus_timeout", 0), ("milvus_avgdl_drift", -1),
+                                         ("ray_start_seconds", 0), ("llm_backoff_seconds", -1)])
+def test_bad_scale_out_settings_are_refused_naming_them(name, value):
+    with pytest.raises(ValueError, match=name):
+        qa.Settings(**{name: value})
