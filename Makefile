@@ -65,11 +65,13 @@ eval-reader: $(STAMP)
 	$(BIN)/python -m eval --xquad $(XQUAD) --reader $(READERS) --out out/eval-reader-xquad
 	$(MAKE) eval-news
 
-# Generate questions from the archive (after its first 5,000 articles), fine-tune the reader (about 60 min
-# here; resumes), write qa/models/reader-e5-small.* with its card, then score it on the seeds.
+# The reader, in stages of at most about two hours that each resume when interrupted (checkpoints under
+# out/) and write their weights into qa/models/ (commit them at the end of each stage), then its seeds figures.
+# Stage 1: SQuAD v1.1 train (English, human-written) with SQuAD 2.0-style unanswerable examples, top 8 layers.
 train-reader: $(STAMP)
-	$(BIN)/python -m qa.train
-	$(BIN)/python -m eval --reader $(READERS) --out out/eval-reader-seeds
+	$(BIN)/python -m qa.train --squad 18000 --docs 0 --layers 8 --minutes 105 --out out/reader-squad \
+		--weights qa/models/reader-squad.safetensors
+	QA_READER_WEIGHTS=qa/models/reader-squad.safetensors $(BIN)/python -m eval --reader learned --out out/eval-reader-squad-seeds
 
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py

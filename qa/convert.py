@@ -275,7 +275,9 @@ def reader_onnx_path(base: Path, weights: Path) -> Path:
     reader is exported anew and an old one stays valid."""
     import hashlib
 
-    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]
+    from .read import weight_files
+
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in weight_files(weights))).hexdigest()[:16]
     return Path(base) / "onnx" / f"reader-{digest}-int8.onnx"
 
 

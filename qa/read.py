@@ -134,6 +134,15 @@ def read_meta(weights: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def weight_files(weights: Path) -> list[Path]:
+    """The trained tensors: `weights` and the parts a larger reader adds beside it (NAME.2.safetensors,
+    NAME.3.safetensors…), since git keeps files of at most 25 MB."""
+    files, weights = [], Path(weights)
+    while (path := weights if not files else weights.with_suffix(f".{len(files) + 1}.safetensors")).is_file():
+        files.append(path)
+    return files
+
+
 _loading = threading.Lock()
 
 
@@ -156,9 +165,10 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
     """The passages worth reading: around each sentence of the top hits, its neighbours up to
     `reader_context_chars`; the best `reader_passages` by the question words they hold (by idf) and the
     hit's rank. With `reader_checks`, a window must name every entity the question names (its title and
-    previous sentence count), as the rules require: a question about Hưng Yên is not answered from Vĩnh Phúc."""
+    previous sentence count), as the rules require: a question about Hưng Yên is not answered from Vĩnh Phúc.
+    A window that is more than half a chosen one is skipped: the same text read twice tells nothing new."""
     total = sum(q.weights.values()) or 1.0
-    scored, seen = [], set()
+    scored = []
     for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
         title = rules.fold(hit.title)
         for j, (a, b) in enumerate(spans):
@@ -178,11 +188,15 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
                 continue
             have = set(re.findall(r"\w+", window))
             score = sum(v for w, v in q.weights.items() if w in have) / total + 0.1 / (rank + 1)
-            if (hit.doc_id, a) not in seen:
-                seen.add((hit.doc_id, a))
-                scored.append((score, -rank, hit, a, b))
+            scored.append((score, -rank, hit, a, b))
     scored.sort(key=lambda x: (-x[0], -x[1]))
-    return [(hit, a, b) for _, _, hit, a, b in scored[: settings.reader_passages]]
+    chosen: list[tuple[Hit, int, int]] = []
+    for _, _, hit, a, b in scored:  # windows that mostly repeat a chosen one are left for new text
+        if not any(h.doc_id == hit.doc_id and min(b, y) - max(a, x) > (b - a) / 2 for h, x, y in chosen):
+            chosen.append((hit, a, b))
+            if len(chosen) == settings.reader_passages:
+                break
+    return chosen
 
 
 def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf, lexicon: rules.Lexicon,

