@@ -311,7 +311,7 @@ def write_card(weights: Path, meta: dict) -> Path:
                             + [f"| {m} | {' | '.join(str(cal[s][m]) for s in sets)} |" for m in measures])
     stages = "\n".join(f"{i + 1}. {json.dumps(st, ensure_ascii=False)}" for i, st in enumerate(meta.get("stages", [])))
     sources = [f"- By kind and how they were made, {name}: {json.dumps(part['by_kind'], ensure_ascii=False)}; "
-               f"{json.dumps(part['by_how'], ensure_ascii=False)}" for name, part in data.items()]
+               f"{json.dumps(part['by_how'], ensure_ascii=False)}" for name, part in data.items() if part["examples"]]
     files = ", ".join(f.name for f in weight_files(weights))
     card = f"""# {weights.name}: the learned reader
 
@@ -331,7 +331,8 @@ exported to ONNX int8 (`qa/convert.py`).
   question read against {cal.get('passages')} windows at once as at query time (`qa/calibrate.py`). No gold set
   or XQuAD-vi question was trained on or used to choose a setting.
 {chr(10).join(sources)}
-- Reproduce: `make train-reader` (seeded; checkpointed every 5 minutes, an interrupted run resumes).
+- Reproduce: `make train-reader` (stage 1 `make train-reader-squad`, stage 2 `make train-reader-news`; seeded;
+  checkpointed every 5 minutes, an interrupted run resumes).
 
 | setting or figure | value |
 |---|---|

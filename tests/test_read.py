@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, read_meta, tokenizer_for
+from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, read_meta, tokenizer_for, weight_files
 
-from .conftest import CARD_QUESTION
+from .conftest import CARD_QUESTION, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,13 @@ def test_an_end_before_its_start_or_too_far_is_no_span():
 
 
 
-def test_the_shipped_reader_has_its_card(settings):
-    meta = read_meta(settings.reader_weights)
-    assert settings.reader_weights.stat().st_size < 25_000_000
-    assert settings.reader_weights.with_suffix(".md").is_file()
-    assert meta["layers_trained"] >= 1 and 0 <= meta["steps"] <= meta["planned_steps"]
+def test_the_shipped_readers_have_their_cards_and_fit_git(settings):
+    for weights in [settings.reader_weights, *(ROOT / "qa" / "models").glob("*.json")]:
+        weights = weights.with_suffix(".safetensors")
+        meta = read_meta(weights)
+        assert all(f.stat().st_size <= 25_000_000 for f in weight_files(weights)), weights
+        assert weights.with_suffix(".md").is_file()
+        assert meta["layers_trained"] >= 1 and 0 <= meta["steps"] <= meta["planned_steps"]
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,9 @@ def test_rules_first_then_the_reader(seed_index, learned):
     ans = both.ask(CARD_QUESTION)
     assert ans.found and ans.text == "3 tỷ đồng" and ans.confidence is None  # the rules answered
     assert seed_index.ask(CARD_QUESTION).confidence is None  # the default: rules
+
+
+def test_the_reader_first_then_the_rules(seed_index):
+    first = dataclasses.replace(seed_index, settings=dataclasses.replace(seed_index.settings, reader="learned+rules"))
+    ans = first.ask(CARD_QUESTION)
+    assert ans.found and "3 tỷ" in ans.text and ans.confidence is not None  # the reader answered
