@@ -101,18 +101,18 @@ def threshold(rows: list[dict], preds: list[tuple[str, float]]) -> tuple[float, 
 
 def calibrate(weights: Path, dev: list[dict], settings: Settings, limit: int = 1500, seed: int = 0) -> dict:
     """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language) and
-    write it with its figures into the reader's JSON; the figures."""
-    from .read import load_reader, read_meta
+    write it with its figures into the reader's JSON; the figures. The reader is opened anew, not from
+    the process's cache: a training run calibrates the weights it has just written."""
+    from .read import open_reader, read_meta
 
     rows = cases(dev, settings.reader_passages, seed)
     rows = [r for lang in ("news", "squad") for r in [x for x in rows if x["lang"] == lang][:limit]]
-    reader = load_reader(settings, weights)
+    reader = open_reader(Path(weights), settings.cache_dir, settings.threads)
     t, figures = threshold(rows, predict(reader, rows))
     meta = {**read_meta(weights), "threshold": t, "calibration": {"passages": settings.reader_passages,
                                                                    "seed": seed, **figures}}
     Path(weights).with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
                                                   encoding="utf-8")
-    reader.threshold = t
     return meta
 
 

@@ -154,11 +154,16 @@ def load_reader(settings: Settings, weights: Path | None = None) -> Reader:
 
 @lru_cache(maxsize=2)
 def _load(weights: str, cache_dir: str, threads: int) -> Reader:
+    return open_reader(Path(weights), Path(cache_dir), threads)
+
+
+def open_reader(weights: Path, cache_dir: Path, threads: int = 0) -> Reader:
+    """A new Reader for `weights` as they are now (training reads the weights it has just written)."""
     from .convert import ensure_converted, ensure_reader_onnx
 
-    meta = read_meta(Path(weights))
-    base = ensure_converted(Path(cache_dir))
-    return Reader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
+    meta = read_meta(weights)
+    base = ensure_converted(cache_dir)
+    return Reader(ensure_reader_onnx(base, weights, meta), base, meta, threads)
 
 
 def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:

@@ -87,8 +87,11 @@ def test_watch_follows_the_folder_until_stopped(tmp_path):
     folder, index = tmp_path / "docs", tmp_path / "idx"
     shutil.copytree(SEEDS, folder)
     log = open(tmp_path / "watch.log", "w+")
+    # Ctrl-C as from a terminal: a child inherits an ignored SIGINT (some library in this test process may
+    # have set it), and Python then never raises KeyboardInterrupt
     watch = subprocess.Popen([sys.executable, "-m", "qa", "sync", str(folder), "--watch", "0.5"], cwd=ROOT,
-                             env={**os.environ, "QA_INDEX_DIR": str(index)}, stdout=log, stderr=subprocess.STDOUT)
+                             env={**os.environ, "QA_INDEX_DIR": str(index)}, stdout=log, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def seen(text):
         deadline = time.monotonic() + 120

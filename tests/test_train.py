@@ -62,8 +62,10 @@ def test_a_reader_too_large_for_one_file_is_split_and_loads_whole(tmp_path, sett
     assert [f.name for f in files] == ["big.safetensors", "big.2.safetensors"]
     assert all(f.stat().st_size <= 25_000_000 for f in files) and not (tmp_path / "big.3.safetensors").exists()
     again = build_net(base, 8, weights)
+    trained = {k for k, v in net.named_parameters() if v.requires_grad}
+    assert len(trained) > 100
     for (name, a), b in zip(net.named_parameters(), again.parameters()):
-        assert torch.equal(a.half().float(), b), name
+        assert torch.equal(a.half().float(), b) if name in trained else torch.equal(a, b), name
 
 
 def test_only_what_training_changed_is_saved_in_fp16(tiny):
@@ -74,7 +76,7 @@ def test_only_what_training_changed_is_saved_in_fp16(tiny):
     assert not any("embeddings" in k or ".layer.0." in k for k in state)
     assert weights.stat().st_size < 25_000_000
     meta = read.read_meta(weights)
-    assert meta["threshold"] == second["threshold"] and meta["data"]["train"]["examples"] > 0
+    assert meta["threshold"] == second["threshold"] and meta["data"]["news"]["examples"] > 0
 
 
 def _torch_and_onnx(weights, settings, pairs):
