@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa.normalise import terms  # noqa: E402
+from qa.read import read_meta  # noqa: E402
 
 QUESTIONS = [
     "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", "Hà Nội tặng Hưng Yên bao nhiêu tiền?",
@@ -50,7 +51,12 @@ def main() -> None:
     args = ap.parse_args()
 
     t = time.perf_counter()
-    idx = qa.load(args.index) if args.index else qa.default_index()
+    try:
+        idx = qa.load(args.index) if args.index else qa.default_index()
+        for w in args.weights or []:
+            read_meta(w)
+    except (ValueError, qa.IndexProblem) as e:
+        sys.exit(f"error: {e}")
     ready = time.perf_counter() - t
     readers = {}
     for w in args.weights or [idx.settings.reader_weights]:

@@ -100,20 +100,40 @@ def threshold(rows: list[dict], preds: list[tuple[str, float]]) -> tuple[float, 
 
 
 def calibrate(weights: Path, dev: list[dict], settings: Settings, limit: int = 1500, seed: int = 0) -> dict:
-    """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language) and
-    write it with its figures into the reader's JSON; the figures. The reader is opened anew, not from
-    the process's cache: a training run calibrates the weights it has just written."""
-    from .read import open_reader, read_meta
+    """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language, drawn at
+    random) and write it with its figures into the reader's JSON; the figures."""
+    from .read import load_reader, read_meta, write_meta
 
+    if limit < 1:
+        raise ValueError(f"the calibration needs at least 1 case a language, not {limit}")
     rows = cases(dev, settings.reader_passages, seed)
     rows = [r for lang in ("news", "squad") for r in [x for x in rows if x["lang"] == lang][:limit]]
-    reader = open_reader(Path(weights), settings.cache_dir, settings.threads)
+    if not rows:
+        raise ValueError("no held-out question with an answer to calibrate on")
+    reader = load_reader(settings, weights)
     t, figures = threshold(rows, predict(reader, rows))
     meta = {**read_meta(weights), "threshold": t, "calibration": {"passages": settings.reader_passages,
                                                                    "seed": seed, **figures}}
-    Path(weights).with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
-                                                  encoding="utf-8")
+    write_meta(weights, meta)
     return meta
+
+
+def read_dev(folder: Path) -> list[dict]:
+    """A training run's held-out examples (its dev.jsonl and squad-dev.jsonl), or a ValueError naming the
+    file that is not one."""
+    dev = []
+    for path in (Path(folder) / "dev.jsonl", Path(folder) / "squad-dev.jsonl"):
+        if path.is_file():
+            try:
+                rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+                if not all({"question", "context", "answer", "answer_start", "how", "doc_id"} <= set(r) for r in rows):
+                    raise ValueError("an example lacks one of question, context, answer, answer_start, how, doc_id")
+            except (ValueError, TypeError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path}: not a file of training examples ({e})") from None
+            dev += rows
+    if not dev:
+        raise ValueError(f"{folder}: no dev.jsonl or squad-dev.jsonl (a training run's folder)")
+    return dev
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,11 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=1500, help="cases per language")
     a = p.parse_args(argv)
     try:
-        dev = [json.loads(line) for name in ("dev.jsonl", "squad-dev.jsonl") if (a.dev / name).is_file()
-               for line in (a.dev / name).read_text(encoding="utf-8").splitlines()]
-        if not dev:
-            raise ValueError(f"{a.dev}: no dev.jsonl or squad-dev.jsonl (a training run's folder)")
-        meta = calibrate(a.weights, dev, Settings.from_env(), a.limit)
+        meta = calibrate(a.weights, read_dev(a.dev), Settings.from_env(), a.limit)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -134,11 +134,22 @@ def read_meta(weights: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def write_meta(weights: Path, meta: dict) -> None:
+    """The reader's settings and figures, beside its weights (read back by `read_meta`)."""
+    Path(weights).with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
+                                                  encoding="utf-8")
+
+
+def weight_part(weights: Path, n: int) -> Path:
+    """The n-th file of a reader's tensors (1: `weights` itself, then NAME.2.safetensors…): git keeps files
+    of at most 25 MB, so a larger reader is split."""
+    return Path(weights) if n == 1 else Path(weights).with_suffix(f".{n}.safetensors")
+
+
 def weight_files(weights: Path) -> list[Path]:
-    """The trained tensors: `weights` and the parts a larger reader adds beside it (NAME.2.safetensors,
-    NAME.3.safetensors…), since git keeps files of at most 25 MB."""
-    files, weights = [], Path(weights)
-    while (path := weights if not files else weights.with_suffix(f".{len(files) + 1}.safetensors")).is_file():
+    """Every file of the reader's tensors, in order."""
+    files = []
+    while (path := weight_part(weights, len(files) + 1)).is_file():
         files.append(path)
     return files
 
@@ -147,23 +158,21 @@ _loading = threading.Lock()
 
 
 def load_reader(settings: Settings, weights: Path | None = None) -> Reader:
-    """The reader, loaded once per process; its ONNX file is made on first use (see convert.ensure_reader_onnx)."""
+    """The reader, loaded once per process for the weights as they are on disk (rewritten weights, as by
+    training, are loaded anew); its ONNX file is made on first use (see convert.ensure_reader_onnx)."""
+    weights = Path(weights or settings.reader_weights)
+    stamp = tuple(f.stat().st_mtime_ns for f in weight_files(weights))
     with _loading:
-        return _load(str(Path(weights or settings.reader_weights)), str(settings.cache_dir), settings.threads)
+        return _load(str(weights), stamp, str(settings.cache_dir), settings.threads)
 
 
 @lru_cache(maxsize=2)
-def _load(weights: str, cache_dir: str, threads: int) -> Reader:
-    return open_reader(Path(weights), Path(cache_dir), threads)
-
-
-def open_reader(weights: Path, cache_dir: Path, threads: int = 0) -> Reader:
-    """A new Reader for `weights` as they are now (training reads the weights it has just written)."""
+def _load(weights: str, stamp: tuple, cache_dir: str, threads: int) -> Reader:
     from .convert import ensure_converted, ensure_reader_onnx
 
-    meta = read_meta(weights)
-    base = ensure_converted(cache_dir)
-    return Reader(ensure_reader_onnx(base, weights, meta), base, meta, threads)
+    meta = read_meta(Path(weights))
+    base = ensure_converted(Path(cache_dir))
+    return Reader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
 
 
 def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:

@@ -29,7 +29,7 @@ from .calibrate import calibrate
 from .config import Settings
 from .convert import ensure_converted
 from .questions import generate, stats
-from .read import encode_pairs, read_meta, tokenizer_for, weight_files
+from .read import encode_pairs, read_meta, tokenizer_for, weight_files, weight_part, write_meta
 
 ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vn_news.jsonl.gz"
 SQUAD = ARCHIVE.with_name("squad-v1.1-train.json.gz")
@@ -118,6 +118,11 @@ def examples_for(out: Path, archive: Path, docs: int, seed: int, held_out: int =
     examples: from the first `docs` of those articles, and `squad_questions` SQuAD questions drawn with
     the seed from the other articles."""
     out.mkdir(parents=True, exist_ok=True)
+    made = {"docs": docs, "seed": seed, "held_out": held_out, "squad_questions": squad_questions}
+    record = out / "examples.json"  # what the examples in `out` were made with: a resumed run must match
+    if record.is_file() and (was := json.loads(record.read_text())) != made:
+        raise ValueError(f"{out} holds examples made with {was}, not {made}: give another --out, or remove it")
+    record.write_text(json.dumps(made) + "\n")
     news_train, news_dev = out / "train.jsonl", out / "dev.jsonl"
     if not (news_train.is_file() and news_dev.is_file()):
         held = {d.id for d in corpus.read_jsonl(archive, held_out)} if held_out else set()
@@ -171,7 +176,6 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
     if not train_ex:
         raise ValueError("nothing to train on: give --docs or --squad")
     train_ex = random.Random(seed).sample(train_ex, min(limit, len(train_ex))) if limit else train_ex
-    dev_ex = _capped(dev_ex, dev_limit, seed)
     tok = tokenizer_for(base, max_len)
     start = read_meta(init) if init else None
     if start and int(start["layers_trained"]) > layers:
@@ -235,16 +239,6 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
     return meta
 
 
-def _capped(examples: list[dict], limit: int, seed: int) -> list[dict]:
-    """At most `limit` held-out examples of each language, drawn at random."""
-    rng = random.Random(seed)
-    out = []
-    for lang in (False, True):
-        rows = [ex for ex in examples if ex["how"].startswith("squad") == lang]
-        out += rng.sample(rows, min(limit, len(rows)))
-    return out
-
-
 def _encode(tok, part: list[dict], max_len: int):
     """Pairs of different questions: encode_pairs takes one question, so rows are encoded one by one."""
     rows = [encode_pairs(tok, ex["question"], [ex["context"]], max_len) for ex in part]
@@ -276,7 +270,7 @@ def _checkpoint(path: Path, net, opt, sched, step: int, spent: float, losses: li
 
 def save_weights(net: ReaderNet, weights: Path, meta: dict) -> None:
     """The trained tensors in fp16 (what git keeps), in files of at most SHARD_BYTES (`weights`, then
-    NAME.2.safetensors…: see read.weight_files), and the settings and figures beside them."""
+    NAME.2.safetensors…: read.weight_part), and the settings and figures beside them."""
     from safetensors.torch import save_file
 
     weights.parent.mkdir(parents=True, exist_ok=True)
@@ -287,16 +281,13 @@ def save_weights(net: ReaderNet, weights: Path, meta: dict) -> None:
             shards.append({})
             size = 0
         shards[-1][k], size = v, size + v.numel() * 2
-    for i, part in enumerate(shards):
-        path = weights if i == 0 else weights.with_suffix(f".{i + 1}.safetensors")
-        tmp = path.with_suffix(".tmp")
+    for n, part in enumerate(shards, 1):
+        tmp = weight_part(weights, n).with_suffix(".tmp")
         save_file(part, str(tmp))
-        tmp.replace(path)
-    n = len(shards) + 1
-    while (old := weights.with_suffix(f".{n}.safetensors")).is_file():  # a part of an earlier, larger reader
+        tmp.replace(weight_part(weights, n))
+    for old in weight_files(weights)[len(shards):]:  # parts of an earlier, larger reader
         old.unlink()
-        n += 1
-    weights.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_meta(weights, meta)
 
 
 def write_card(weights: Path, meta: dict) -> Path:
@@ -358,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--squad-file", type=Path, default=SQUAD)
     p.add_argument("--init", type=Path, help="start from this trained reader (an earlier stage)")
     p.add_argument("--limit", type=int, help="train on the first N examples only")
-    p.add_argument("--dev-limit", type=int, default=1500)
+    p.add_argument("--dev-limit", type=int, default=1500, help="held-out reading cases per language for calibration")
     p.add_argument("--minutes", type=float, default=65, help="stop training after this long (the run is saved)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--max-len", type=int, default=192)

@@ -2,6 +2,8 @@
 article, to be answered, and those windows alone, to be abstained on; the threshold is the best one."""
 from __future__ import annotations
 
+import json
+
 from qa.calibrate import cases, threshold
 
 
@@ -32,3 +34,18 @@ def test_the_threshold_is_the_best_over_answered_and_abstained_cases():
     assert t == 1.0  # 3 of 4 right, as at 3.0: the lower of equals
     assert figures["dev all"]["cases"] == 4 and figures["dev news"]["abstention recall"] == 1.0
     assert figures["dev squad"]["answerable F1"] == 1.0
+
+
+def test_bad_calibration_inputs_are_one_clear_line(tmp_path, capsys):
+    from qa.calibrate import main
+
+    assert main(["--dev", str(tmp_path)]) == 2
+    assert "no dev.jsonl or squad-dev.jsonl" in capsys.readouterr().err
+    (tmp_path / "dev.jsonl").write_text('{"question": "Ai?"}\n', encoding="utf-8")
+    assert main(["--dev", str(tmp_path)]) == 2
+    assert "dev.jsonl: not a file of training examples" in capsys.readouterr().err
+    (tmp_path / "dev.jsonl").write_text(json.dumps(_ex("Who?", "Ann wrote it.", "Ann")) + "\n", encoding="utf-8")
+    assert main(["--dev", str(tmp_path), "--limit", "0"]) == 2
+    assert "at least 1 case" in capsys.readouterr().err
+    assert main(["--dev", str(tmp_path), "--weights", str(tmp_path / "none.safetensors")]) == 2
+    assert "no trained reader at" in capsys.readouterr().err

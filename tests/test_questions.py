@@ -107,3 +107,14 @@ def test_seed_articles_make_questions():
     docs = corpus.read_folder(SEEDS)
     made = list(generate(docs, seed=0))
     assert any(e["kind"] == "money" and "bao nhieu" in fold(e["question"]) for e in made)
+
+
+def test_examples_made_with_other_settings_are_not_reused(tmp_path):
+    records = [{"id": f"a{i}", "title": f"Bài {i}", "text": (SEEDS / name).read_text("utf-8")}
+               for i, name in enumerate(sorted(p.name for p in SEEDS.glob("*.txt")) * 2)]
+    archive = tmp_path / "news.jsonl"
+    archive.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    first = examples_for(tmp_path / "out", archive, docs=3, seed=0, held_out=5)
+    assert examples_for(tmp_path / "out", archive, docs=3, seed=0, held_out=5) == first  # resumed: the same
+    with pytest.raises(ValueError, match="holds examples made with .*'docs': 3.*give another --out"):
+        examples_for(tmp_path / "out", archive, docs=2, seed=0, held_out=5)

@@ -82,7 +82,7 @@ def test_only_what_training_changed_is_saved_in_fp16(tiny):
 def _torch_and_onnx(weights, settings, pairs):
     """Start logits and best spans of the torch reader and of its int8 ONNX export, per (question, context)."""
     base = ensure_converted(settings.cache_dir)
-    reader = read._load(str(weights), str(settings.cache_dir), 0)  # merges and exports, once
+    reader = read.load_reader(settings, weights)  # merges and exports, once
     net = build_net(base, reader.meta["layers_trained"], weights).eval()
     out = []
     for question, context in pairs:
