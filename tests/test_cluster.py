@@ -53,11 +53,11 @@ def test_index_jsonl_on_the_cluster_resumes_and_matches_a_single_process_build(r
                      QA_CHECKPOINT_CHUNKS="16", QA_BATCH_SIZE="8")
     first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not any((index / CHECKPOINT).glob("*")) and first.poll() is None and time.monotonic() < deadline:
+    while not any((index / CHECKPOINT).glob("*.npz")) and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    first.kill()
+    first.kill()  # a batch being written is still a hidden temporary file: "*.npz" are finished batches
     first.wait()
-    assert any((index / CHECKPOINT).glob("*")), "the run was not interrupted after its first checkpoint"
+    assert any((index / CHECKPOINT).glob("*.npz")), "the run was not interrupted after its first checkpoint"
     second = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     unchanged = int(second.stderr.split(" unchanged) on 2 Ray workers")[0].rsplit("(", 1)[-1].replace(",", ""))
