@@ -40,9 +40,9 @@ class Settings:
     k: int = 5  # hits returned
     answer_hits: int = 10  # top hits whose sentences the answerer reads
     folded_cache_docs: int = 2000  # documents whose diacritic-free form the answerer keeps (a few kB each)
-    reader: str = "rules"  # see READERS: the rules measure better today (docs/evaluation.md, "The learned reader")
-    reader_weights: Path = ROOT / "qa" / "models" / "reader-squad.safetensors"  # what training changed (and its parts
-    # .2.safetensors…); reader-e5-small.safetensors: the reader trained on generated questions only, for comparison
+    reader: str = "rules"  # see READERS: no reader passes both news and seeds yet (docs/evaluation.md, issue 22)
+    reader_weights: Path = ROOT / "qa" / "models" / "reader-squad.safetensors"  # what training changed (and its
+    # parts .2.safetensors…)
     reader_passages: int = 6  # sentence windows the reader reads per question, in one batch
     reader_context_chars: int = 500  # a window's length at most: the same in training (qa/questions.py)
     reader_checks: int = 1  # 1: a window must name the question's entities, an answer must be of the asked type

@@ -322,8 +322,8 @@ exported to ONNX int8 (`qa/convert.py`).
   question read against {cal.get('passages')} windows at once as at query time (`qa/calibrate.py`). No gold set
   or XQuAD-vi question was trained on or used to choose a setting.
 {chr(10).join(sources)}
-- Reproduce: `make train-reader` (stage 1 `make train-reader-squad`, stage 2 `make train-reader-news`; seeded;
-  checkpointed every 5 minutes, an interrupted run resumes).
+- Reproduce: `make train-reader` (a stage from these weights on generated news questions: `make
+  train-reader-news`; seeded; checkpointed every 5 minutes, an interrupted run resumes).
 
 | setting or figure | value |
 |---|---|

