@@ -78,7 +78,7 @@ def sync_index(settings: Settings, folder: str | Path | None = None, progress: b
             idx = _load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
             return idx, Changes(unchanged=len(idx.docs))
     folder = Path(folder or settings.corpus_dir)
-    docs = _with_uploads(corpus.read_folder(folder)[:limit], settings)
+    docs = _with_uploads(corpus.read_folder(folder, settings.parse_seconds)[:limit], settings)
     return open_or_build(settings.index_dir, docs, settings, progress, source=folder)
 
 
@@ -86,7 +86,7 @@ def _with_uploads(docs: list[Document], settings: Settings) -> list[Document]:
     """`docs` and the documents added through the page, which live beside the index."""
     if not settings.uploads_dir().is_dir():
         return docs
-    return corpus.unique(docs + corpus.read_folder(settings.uploads_dir()))
+    return corpus.unique(docs + corpus.read_folder(settings.uploads_dir(), settings.parse_seconds))
 
 
 def search(question: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
@@ -103,7 +103,8 @@ def build_index(docs: str | Path | Iterable[dict], path: str | Path | None = Non
                 settings: Settings | None = None, progress: bool = False) -> Index:
     """Index a folder of .txt/.md files or an iterable of {"id", "title", "text"} dicts; save it at `path`."""
     settings = settings or Settings.from_env()
-    documents = corpus.read_folder(docs) if isinstance(docs, (str, Path)) else corpus.from_records(docs)
+    documents = (corpus.read_folder(docs, settings.parse_seconds) if isinstance(docs, (str, Path))
+                 else corpus.from_records(docs))
     idx = build(documents, settings, progress, source=Path(docs) if isinstance(docs, (str, Path)) else None)
     if path is not None:
         idx.save(path)

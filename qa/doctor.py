@@ -51,9 +51,9 @@ def checks(settings: Settings) -> Iterator[Check]:
     if manifest and not manifest.get("corpus_dir"):
         yield (True, "corpus", "the index was built from a records file (--jsonl); no folder to check")
     else:
-        yield _folder("corpus", Path(_source(manifest) or settings.corpus_dir))
+        yield _folder("corpus", Path(_source(manifest) or settings.corpus_dir), settings.parse_seconds)
     if settings.uploads_dir().is_dir():
-        yield _folder("uploads", settings.uploads_dir())
+        yield _folder("uploads", settings.uploads_dir(), settings.parse_seconds)
     if settings.llm_url:
         yield _llm(settings)
     yield _disk(settings.index_dir)
@@ -135,8 +135,9 @@ def _index(settings: Settings, model_ok: bool) -> Iterator[Check]:
     if m.get("corpus_dir") and not folder:
         yield (True, "index freshness", f"the folder it was built from, {m['corpus_dir']}, is gone: it is used as it is")
     if folder:
-        docs = corpus.read_folder(folder) + (corpus.read_folder(settings.uploads_dir())
-                                             if settings.uploads_dir().is_dir() else [])
+        uploads = settings.uploads_dir()
+        docs = corpus.read_folder(folder, settings.parse_seconds) + (
+            corpus.read_folder(uploads, settings.parse_seconds) if uploads.is_dir() else [])
         why = stale_reason(m, idx.settings, corpus.unique(docs))
         yield (why is None, "index freshness", f"out of date ({why}): {fix}" if why else f"in step with {folder}")
     if model_ok and idx.docs and store[0]:
@@ -166,12 +167,12 @@ def _store(idx) -> Check:
     return (True, "store", f"{idx.settings.store}: " + (f"{why}; the first search fills it" if why else "the collection holds the index"))
 
 
-def _folder(subject: str, folder: Path) -> Check:
+def _folder(subject: str, folder: Path, timeout: float) -> Check:
     if not folder.is_dir():
         return (False, subject, f"{folder} is not a folder: set QA_CORPUS_DIR or pass a folder to `python -m qa index`")
     files = corpus.article_files(folder)
     bad = [f"{p.name} ({why})" for p, _, why in corpus.read_files([f for f in files if not corpus.is_records(f)],
-                                                                   warn=False) if why]
+                                                                   timeout, warn=False) if why]
     for p in filter(corpus.is_records, files):
         try:
             corpus.read_jsonl(p)

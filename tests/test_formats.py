@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import qa
 from qa import corpus, formats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
@@ -138,3 +139,11 @@ def test_records_keep_their_fields_and_the_rest_as_meta():
                                        ("Phát biểu tại Hội nghị Sở, ngày 9/1/2017…", ""), ("Hà Nội, 31/2/2019", "")])
 def test_a_dateline_is_a_place_name_then_a_date(text, iso):
     assert formats.dateline(text) == iso
+
+
+def test_the_configured_parse_time_limit_is_the_one_used_when_a_folder_is_indexed(folder, caplog):
+    """QA_PARSE_SECONDS reaches the parsers of `qa.build_index` (it used to be the class default there)."""
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        idx = qa.build_index(folder, settings=qa.Settings.from_env(parse_seconds=0.001))
+    assert "its parser ran past 0.001 s" in caplog.text and "dien-gio" not in {d.id for d in idx.docs}
+    assert {"dong-ngay", "ban-tin"} <= {d.id for d in idx.docs}  # text and Markdown need no parser
