@@ -46,9 +46,11 @@ def test_an_end_before_its_start_or_too_far_is_no_span():
     offsets = np.stack([np.arange(n), np.arange(n) + 1], axis=1)[None]
     offsets[0, 0] = -1
     start, end = np.zeros((1, n)), np.zeros((1, n))
-    start[0, n - 1], end[0, 1] = 10.0, 10.0  # the best start is after the best end and far from it
+    start[0, n - 1], end[0, 1] = 10.0, 10.0  # 20, but the best end is before the best start
+    start[0, 2], end[0, 2 + MAX_ANSWER_TOKENS] = 3.0, 9.0  # 12, but one token too long
+    start[0, 1] = 1.0  # 11: token 1 alone, the best span allowed
     (span,) = best_spans(start, end, offsets)
-    assert span.end > span.start and (span.start, span.end) != (n - 1, 2)
+    assert (span.start, span.end, span.margin) == (1, 2, 11.0)
 
 
 
