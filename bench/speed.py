@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 from qa.normalise import terms  # noqa: E402
-from qa.read import read_meta  # noqa: E402
+from qa.reader_files import read_meta  # noqa: E402
 
 QUESTIONS = [
     "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", "Hà Nội tặng Hưng Yên bao nhiêu tiền?",

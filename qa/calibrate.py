@@ -102,7 +102,8 @@ def threshold(rows: list[dict], preds: list[tuple[str, float]]) -> tuple[float, 
 def calibrate(weights: Path, dev: list[dict], settings: Settings, limit: int = 1500, seed: int = 0) -> dict:
     """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language, drawn at
     random) and write it with its figures into the reader's JSON; the figures."""
-    from .read import load_reader, read_meta, write_meta
+    from .read import load_reader
+    from .reader_files import read_meta, write_meta
 
     if limit < 1:
         raise ValueError(f"the calibration needs at least 1 case a language, not {limit}")

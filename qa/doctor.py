@@ -86,14 +86,14 @@ def _model(settings: Settings):
 
 def _reader(settings: Settings) -> Check:
     """The learned reader: its weights and card readable, and once exported, it reads a passage."""
-    from . import read
+    from . import read, reader_files
     from .convert import converted_dir, reader_onnx_path
 
     if settings.reader == "rules":
         return (True, "reader", "the rules pick short answers (QA_READER=rules)")
     fix = "reinstall the package (the weights are in git: qa/models/), or set QA_READER=rules"
     try:
-        meta = read.read_meta(settings.reader_weights)
+        meta = reader_files.read_meta(settings.reader_weights)
         if not reader_onnx_path(converted_dir(settings.cache_dir), settings.reader_weights).is_file():
             return (True, "reader", f"{settings.reader_weights.name} is there; it is exported to ONNX at the first "
                                     "answer (about 30 s, once)")

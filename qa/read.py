@@ -7,7 +7,6 @@ no-answer score, as in SQuAD 2.0 readers), fine-tuned by `qa.train` and run here
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 from . import answer as rules
 from .config import Settings
 from .normalise import canonical, fold_aligned
+from .reader_files import read_meta, weight_files
 from .types import Answer, Hit
 
 MAX_ANSWER_TOKENS = 24
@@ -124,34 +124,6 @@ class Reader:
     def confidence(self, margin: float) -> float:
         """The margin over no-answer as a probability-like score; 0.5 at the calibrated threshold."""
         return float(1 / (1 + np.exp(-(margin - self.threshold))))
-
-
-def read_meta(weights: Path) -> dict:
-    """The reader's settings and figures written beside its weights by training."""
-    path = Path(weights).with_suffix(".json")
-    if not path.is_file():
-        raise ValueError(f"no trained reader at {weights}: run `make train-reader`, or set QA_READER=rules")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_meta(weights: Path, meta: dict) -> None:
-    """The reader's settings and figures, beside its weights (read back by `read_meta`)."""
-    Path(weights).with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
-                                                  encoding="utf-8")
-
-
-def weight_part(weights: Path, n: int) -> Path:
-    """The n-th file of a reader's tensors (1: `weights` itself, then NAME.2.safetensors…): git keeps files
-    of at most 25 MB, so a larger reader is split."""
-    return Path(weights) if n == 1 else Path(weights).with_suffix(f".{n}.safetensors")
-
-
-def weight_files(weights: Path) -> list[Path]:
-    """Every file of the reader's tensors, in order."""
-    files = []
-    while (path := weight_part(weights, len(files) + 1)).is_file():
-        files.append(path)
-    return files
 
 
 _loading = threading.Lock()

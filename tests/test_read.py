@@ -6,7 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, read_meta, tokenizer_for, weight_files
+from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, tokenizer_for
+from qa.reader_files import read_meta, weight_files
 
 from .conftest import CARD_QUESTION, ROOT
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa import corpus, read, squad
+from qa import corpus, read, reader_files, squad
 from qa.convert import ensure_converted
-from qa.train import ARCHIVE, EVAL_ARTICLES, SQUAD, build_net, save_weights, train
+from qa.reader_net import build_net, save_weights
+from qa.train import ARCHIVE, EVAL_ARTICLES, SQUAD, train
 
 pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is not on this machine")
 
@@ -58,7 +59,7 @@ def test_a_reader_too_large_for_one_file_is_split_and_loads_whole(tmp_path, sett
     weights = tmp_path / "big.safetensors"
     (tmp_path / "big.3.safetensors").write_bytes(b"a part of an older, larger reader")
     save_weights(net, weights, {"layers_trained": 8})
-    files = read.weight_files(weights)
+    files = reader_files.weight_files(weights)
     assert [f.name for f in files] == ["big.safetensors", "big.2.safetensors"]
     assert all(f.stat().st_size <= 25_000_000 for f in files) and not (tmp_path / "big.3.safetensors").exists()
     again = build_net(base, 8, weights)
@@ -75,7 +76,7 @@ def test_only_what_training_changed_is_saved_in_fp16(tiny):
     assert {k.split(".")[0] for k in state} == {"encoder", "head"}
     assert not any("embeddings" in k or ".layer.0." in k for k in state)
     assert weights.stat().st_size < 25_000_000
-    meta = read.read_meta(weights)
+    meta = reader_files.read_meta(weights)
     assert meta["threshold"] == second["threshold"] and meta["data"]["news"]["examples"] > 0
 
 
