@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--index", type=Path, help="an index folder (default: the seeds' index)")
     ap.add_argument("--weights", type=Path, nargs="+", help="learned readers to time (default: the configured one)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        sys.exit("error: --repeat must be at least 1")
 
     t = time.perf_counter()
     try:

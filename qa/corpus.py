@@ -36,7 +36,7 @@ ACCEPTED = sorted(SUFFIXES) + list(RECORDS)  # what a folder or an upload may ho
 NO_RECORDS = "no records in it: expected one {\"id\", \"title\", \"text\"} object a line"
 
 
-def read_folder(folder: str | Path, timeout: float = Settings.parse_seconds) -> list[Document]:
+def read_folder(folder: str | Path, timeout: float | None = None) -> list[Document]:
     """Every readable article file under `folder` (sorted by path; the id is the file name without suffix),
     and the records of its .jsonl(.gz) files (their ids are the records')."""
     folder = Path(folder)
@@ -58,7 +58,7 @@ def article_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if (p.suffix.lower() in SUFFIXES or is_records(p)) and p.is_file())
 
 
-def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn: bool = True,
+def read_files(paths: list[Path], timeout: float | None = None, warn: bool = True,
                parser: "Parser | None" = None) -> Iterator[tuple[Path, dict | None, str]]:
     """(path, what its reader found, "") for each readable file, (path, None, why) for the others (logged
     as warnings with `warn`). Web pages, PDFs and Word files go to `parser` (a new one when not given)."""
@@ -76,7 +76,7 @@ def read_files(paths: list[Path], timeout: float = Settings.parse_seconds, warn:
             yield path, fields, why
 
 
-def read_upload(name: str, data: bytes, timeout: float = Settings.parse_seconds, parser: "Parser | None" = None) -> dict:
+def read_upload(name: str, data: bytes, timeout: float | None = None, parser: "Parser | None" = None) -> dict:
     """What the reader of `name`'s format finds in `data` (web pages, PDFs and Word files through `parser`,
     as for a folder); ValueError saying why it cannot be read."""
     suffix = Path(name).suffix.lower()
@@ -108,8 +108,11 @@ class Parser:
         self._worker: cf.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def parse(self, suffix: str, data: bytes | None, path: Path, timeout: float) -> tuple[dict | None, str]:
-        """(fields, "") or (None, why). `data` None: the worker reads `path` itself."""
+    def parse(self, suffix: str, data: bytes | None, path: Path, timeout: float | None) -> tuple[dict | None, str]:
+        """(fields, "") or (None, why). `data` None: the worker reads `path` itself. `timeout` None: the
+        configured one (QA_PARSE_SECONDS), read now, so no caller parses with a stale default."""
+        if timeout is None:
+            timeout = Settings.from_env().parse_seconds
         with self._lock:
             if self._worker is None:
                 # spawn, not fork: the parent may hold model threads that a forked child would inherit mid-work
