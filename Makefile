@@ -69,14 +69,14 @@ eval-reader: $(STAMP)
 # unanswerable windows, top 8 layers, about 1.5 hours; checkpoints under out/ (an interrupted run resumes),
 # then the seeds figures. Commit the weights it writes.
 train-reader: $(STAMP)
-	$(BIN)/python -m qa.train --squad 18000 --docs 0 --layers 8 --minutes 105 --out out/reader-squad \
+	$(BIN)/python -m training.train --squad 18000 --docs 0 --layers 8 --minutes 105 --out out/reader-squad \
 		--weights qa/models/reader-squad.safetensors
 	QA_READER_WEIGHTS=qa/models/reader-squad.safetensors $(BIN)/python -m eval --reader learned --out out/eval-reader-squad
 
 # Measured, not shipped (docs/evaluation.md): a second stage from it on questions generated from 2,000 archive
 # articles (after its first 5,000) beside 5,000 SQuAD questions drawn anew; its weights stay under out/.
 train-reader-news: $(STAMP)
-	$(BIN)/python -m qa.train --init qa/models/reader-squad.safetensors --docs 2000 --squad 5000 --seed 1 --layers 8 \
+	$(BIN)/python -m training.train --init qa/models/reader-squad.safetensors --docs 2000 --squad 5000 --seed 1 --layers 8 \
 		--lr 5e-5 --minutes 60 --out out/reader-news --weights out/reader-news/reader-news.safetensors
 	QA_READER_WEIGHTS=out/reader-news/reader-news.safetensors $(BIN)/python -m eval --reader learned --out out/eval-reader-news
 

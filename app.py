@@ -3,7 +3,7 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--index DIR]      (or: make run)
 
 The page, its Gradio API (for gradio_client: "ask", and "add" for one article), the upload tab and the JSON
-API under /api (qa/api.py) all go through `qa.library.Library`, which holds the current index and is the one
+API under /api (qa/serve/api.py) all go through `qa.serve.library.Library`, which holds the current index and is the one
 way to change it.
 """
 from __future__ import annotations
@@ -26,14 +26,17 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
-from qa import api, corpus, filters, followup, formats
-from qa import generate as generation
-from qa.milvus import MilvusProblem
-from qa.cite import NOT_FOUND
+from qa.answer import followup
+from qa.answer import generate as generation
+from qa.answer.cite import NOT_FOUND
 from qa.config import Settings
-from qa.index import MODES
-from qa.store import IndexProblem
-from qa.library import Added, Library
+from qa.index import filters
+from qa.index.index import MODES
+from qa.index.milvus import MilvusProblem
+from qa.index.store import IndexProblem
+from qa.intake import corpus, formats
+from qa.serve import api
+from qa.serve.library import Added, Library
 from qa.types import Answer, Document, Hit
 
 EXAMPLES = [

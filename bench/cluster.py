@@ -6,7 +6,7 @@
 The chunks are the first --chunks of the archive's articles after its first 5,000, embedded as an index
 run embeds them (checkpoint windows of `checkpoint_chunks`, batches of `batch_size`):
 - one process with one onnxruntime thread, and with two (the default on this machine);
-- `qa.cluster.embedder` on a local cluster of two nodes with one CPU each (`cluster.local`), with one
+- `qa.models.cluster.embedder` on a local cluster of two nodes with one CPU each (`cluster.local`), with one
   worker and with two (one model each, on its own node).
 Each is the median of --repeat runs over the same chunks; starting the workers (loading their models) is
 timed apart. On this 2-core machine two workers and two threads share the same cores: read chunks/s per
@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import cluster, embed  # noqa: E402
+from harness import raycluster  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.corpus import read_jsonl  # noqa: E402
-from qa.split import ChunkTable, indexed_text  # noqa: E402
+from qa.intake.corpus import read_jsonl  # noqa: E402
+from qa.models import cluster, embed  # noqa: E402
+from qa.text.split import ChunkTable, indexed_text  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
 HELD_OUT = 5000  # the archive's evaluation articles
@@ -71,7 +72,7 @@ def main() -> None:
         model = embed.load_model(dataclasses.replace(s, threads=threads))
         rows[f"one process, {threads} thread{'s' * (threads > 1)}"] = {
             "workers": 1, "chunks/s": timed(lambda t: embed.encode(model, t, "passage", s.batch_size), texts, window, args.repeat)}
-    with cluster.local(nodes=2, cpus=1) as address:
+    with raycluster.local(nodes=2, cpus=1) as address:
         for workers in (1, 2):
             t = time.perf_counter()
             with cluster.embedder(dataclasses.replace(s, ray_address=address, ray_workers=workers)) as run:

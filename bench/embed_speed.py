@@ -22,12 +22,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.corpus import read_jsonl  # noqa: E402
-from qa.split import indexed_text  # noqa: E402
-from qa.normalise import canonical  # noqa: E402
-from qa.split import chunk  # noqa: E402
+from qa.intake.corpus import read_jsonl  # noqa: E402
+from qa.models import embed  # noqa: E402
+from qa.text.normalise import canonical  # noqa: E402
+from qa.text.split import (
+    chunk,  # noqa: E402
+    indexed_text,  # noqa: E402
+)
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
 

@@ -3,7 +3,7 @@ share of answers that pass the check, over the seeds gold set.
 
     .venv/bin/python bench/generate.py [--questions 76] [--max-tokens 256] [--passages 5] [--out out/bench-generate.json]
 
-Starts the local llama.cpp server (qa/llmserver.py: Gemma 3 270M Q4_K_M, a base model), asks each gold
+Starts the local llama.cpp server (harness/llmserver.py: Gemma 3 270M Q4_K_M, a base model), asks each gold
 question through `Index.ask_stream`, and reports p50/p95 of the time to the first token and to the end
 (retrieval and the extractive answer included), how many answers were cut at the token limit, how many
 sentences and answers the check verified, and how often the model said "không tìm thấy" where the gold
@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
 from eval.run import read_gold  # noqa: E402
-from qa import check, llmserver  # noqa: E402
-from qa.corpus import read_folder  # noqa: E402
+from harness import llmserver
+from qa.answer import check  # noqa: E402
+from qa.intake.corpus import read_folder  # noqa: E402
 
 
 def main() -> None:

@@ -23,11 +23,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
-from qa import answer, dense, embed, fuse  # noqa: E402
-from qa.bm25 import BM25, Postings  # noqa: E402
-from qa.normalise import terms  # noqa: E402
+
+import qa  # noqa: E402
+from qa.answer import rules as answer  # noqa: E402
+from qa.index import dense, fuse
+from qa.index.bm25 import BM25, Postings  # noqa: E402
+from qa.models import embed
+from qa.text.normalise import terms  # noqa: E402
 
 
 def main() -> None:

@@ -28,14 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
+
 import qa  # noqa: E402
 from eval.run import read_gold, run  # noqa: E402
 from eval.xquad import read_xquad  # noqa: E402
-from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
-from qa import milvus  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.corpus import read_folder  # noqa: E402
-from qa.index import Index  # noqa: E402
+from qa.index import milvus  # noqa: E402
+from qa.index.index import Index  # noqa: E402
+from qa.intake.corpus import read_folder  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "data" / "xquad.vi.json"
 

@@ -33,8 +33,8 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no network here;
 import qa  # noqa: E402
 from eval.metrics import recall_at, reciprocal_rank  # noqa: E402
 from eval.xquad import DEFAULT_PATH, read_xquad  # noqa: E402
-from qa import embed  # noqa: E402
 from qa.config import Settings  # noqa: E402
+from qa.models import embed  # noqa: E402
 
 POOL, K = 50, 10  # candidates per retriever before fusion (as our Settings.pool), hits kept
 

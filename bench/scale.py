@@ -27,16 +27,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
-from qa import dense, embed  # noqa: E402
+
+import qa  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.corpus import read_jsonl  # noqa: E402
-from qa.embed import encode_chunks  # noqa: E402
-from qa.index import _assemble  # noqa: E402
-from qa.segment import make  # noqa: E402
-from qa.split import ChunkTable, indexed_text  # noqa: E402
-from qa.normalise import terms  # noqa: E402
+from qa.index import dense  # noqa: E402
+from qa.index.index import _assemble  # noqa: E402
+from qa.index.segment import make  # noqa: E402
+from qa.index.vectors import encode_chunks  # noqa: E402
+from qa.intake.corpus import read_jsonl  # noqa: E402
+from qa.models import embed
+from qa.text.normalise import terms  # noqa: E402
+from qa.text.split import ChunkTable, indexed_text  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
 FILTER_SHARES = (10, 100)  # filtered searches: to every 10th article, to every 100th
@@ -116,7 +118,7 @@ def main() -> None:
 
     tokens = [terms(indexed_text(c)) for c in idx.chunks]
     qtokens = [terms(q) for q in questions]
-    bm = {"qa.bm25": latencies(idx.bm25.scores, qtokens),
+    bm = {"qa.index.bm25": latencies(idx.bm25.scores, qtokens),
           "rank-bm25": latencies(BM25Okapi(tokens).get_scores, qtokens[:args.slow_queries])}
     try:
         import bm25s
@@ -182,7 +184,7 @@ def table(f: dict) -> str:
           "unfiltered p50 |" for n in FILTER_SHARES),
         row("ask (hybrid + answer)", "ask"),
         row("BM25 scoring, rank-bm25 (baseline)", "bm25 scoring, rank-bm25"),
-        row("BM25 scoring, qa.bm25", "bm25 scoring, qa.bm25", "bm25 scoring, rank-bm25"),
+        row("BM25 scoring, qa.index.bm25", "bm25 scoring, qa.index.bm25", "bm25 scoring, rank-bm25"),
     ]
     if "bm25 scoring, bm25s" in lat:
         lines.append(row("BM25 scoring, bm25s", "bm25 scoring, bm25s", "bm25 scoring, rank-bm25"))

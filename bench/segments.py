@@ -28,9 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qa  # noqa: E402
 from timing import p50_p95  # noqa: E402 (bench/timing.py)
-from qa.library import Library  # noqa: E402
+
+import qa  # noqa: E402
+from qa.serve.library import Library  # noqa: E402
 
 
 def written(folder: Path, before: dict[str, int]) -> int:

@@ -15,14 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qa  # noqa: E402
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
-from qa.normalise import terms  # noqa: E402
-from qa.reader_files import read_meta  # noqa: E402
+
+import qa  # noqa: E402
+from qa.models.reader_files import read_meta  # noqa: E402
+from qa.text.normalise import terms  # noqa: E402
 
 QUESTIONS = [
     "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", "Hà Nội tặng Hưng Yên bao nhiêu tiền?",
@@ -83,7 +83,7 @@ def main() -> None:
     ]
     base = timed(lambda q: ref.get_scores(terms(q)), args.repeat)
     rows.append(row("BM25 scoring, rank-bm25 (baseline)", base))
-    rows.append(row("BM25 scoring, qa.bm25 (sparse)", timed(lambda q: ours.scores(terms(q)), args.repeat), base))
+    rows.append(row("BM25 scoring, qa.index.bm25 (sparse)", timed(lambda q: ours.scores(terms(q)), args.repeat), base))
 
     cold = []
     opened = f"qa.load({str(args.index)!r})" if args.index else "qa.default_index()"

@@ -5,7 +5,7 @@ import re
 import string
 from collections import Counter
 
-from qa.normalise import canonical
+from qa.text.normalise import canonical
 
 _PUNCT = re.compile("[" + re.escape(string.punctuation + "“”‘’…–—«»") + "]")
 

@@ -15,13 +15,13 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import corpus
-from .config import READERS, Settings
-from .index import MODES, Index, build
-from .index import load as _load
-from .sync import Changes, open_or_build
-from .store import FORMAT, IndexProblem, read_manifest
-from .types import Answer, Chunk, Document, Hit
+from qa.config import READERS, Settings
+from qa.index.index import MODES, Index, build
+from qa.index.index import load as _load
+from qa.index.store import FORMAT, IndexProblem, read_manifest
+from qa.index.sync import Changes, open_or_build
+from qa.intake import corpus
+from qa.types import Answer, Chunk, Document, Hit
 
 __all__ = ["MODES", "READERS", "search", "ask", "build_index", "load", "default_index", "open_index", "sync_index", "Changes",
            "Index", "IndexProblem", "Settings",
@@ -53,7 +53,7 @@ def sync_index(settings: Settings, folder: str | Path | None = None, progress: b
 
     The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
     else `settings.corpus_dir`, plus the documents added through the page (`settings.uploads_dir()`); a
-    changed folder syncs (qa/sync.py), a changed setting rebuilds. An index built from records, or whose
+    changed folder syncs (qa/index/sync.py), a changed setting rebuilds. An index built from records, or whose
     folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
     is rebuilt): nothing a user indexed is replaced behind their back.
 

@@ -9,11 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from . import corpus, sync_index
-from .cite import format_answer, format_hits
-from .config import READERS, Settings
-from .index import MODES
-from .store import IndexProblem
+from qa import sync_index
+from qa.answer.cite import format_answer, format_hits
+from qa.config import READERS, Settings
+from qa.index.index import MODES
+from qa.index.store import IndexProblem
+from qa.intake import corpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "index" and args.folder and args.jsonl:
             raise ValueError("index a folder or a --jsonl file, not both")
         if args.command == "doctor":
-            from .doctor import run
+            from qa.serve.doctor import run
 
             return run(settings)
         if args.command == "sync":
@@ -112,8 +113,8 @@ def _segments(idx) -> str:
 
 
 def _optimize(settings: Settings) -> int:
-    from .index import load
-    from .store import writer_lock
+    from qa.index.index import load
+    from qa.index.store import writer_lock
 
     with writer_lock(settings.index_dir):
         idx = load(settings.index_dir, settings)

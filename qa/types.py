@@ -88,7 +88,7 @@ class Answer:
     answer_span: tuple[int, int] | None = None
     confidence: float | None = None
     generated: str = ""  # a language model's answer from the citations ("" without one: QA_LLM_URL)
-    generated_verified: bool = False  # every sentence of it verified against the passages it cites (qa/check.py)
+    generated_verified: bool = False  # every sentence of it verified against the passages it cites (qa/answer/check.py)
     generated_sentences: list[CheckedSentence] = field(default_factory=list)
     notice: str = ""  # one line when the model could not be used (down, too slow, cut off) or said something odd
 

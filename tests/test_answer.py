@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import Lexicon, _refers_back, analyse, classify, extract, question_entities, search_text
-from qa.lexicon import of_texts as entity_lexicon
-from qa.normalise import fold_aligned
+from qa.answer.rules import Lexicon, _refers_back, analyse, classify, extract, question_entities, search_text
+from qa.index.lexicon import of_texts as entity_lexicon
+from qa.text.normalise import fold_aligned
 
 
 def short(question: str, sentence: str, article: str = "") -> str | None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import checks
 
 from .conftest import CARD_QUESTION, ROOT, app_server
 

@@ -7,15 +7,15 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 import app
 import qa
-from qa.corpus import make_document
 from qa.config import Settings
+from qa.intake.corpus import make_document
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS, app_server
 

@@ -4,8 +4,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from qa.bm25 import BM25, Postings
-from qa.normalise import terms
+from qa.index.bm25 import BM25, Postings
+from qa.text.normalise import terms
 
 QUERIES = ["Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", "ha noi tang vinh phuc", "Bí thư Tỉnh ủy", "xyz không có",
            "của của và"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from qa.calibrate import cases, threshold
+from training.calibrate import cases, threshold
 
 
 def _ex(question, context, answer="", how="squad", article="A"):
@@ -37,7 +37,7 @@ def test_the_threshold_is_the_best_over_answered_and_abstained_cases():
 
 
 def test_bad_calibration_inputs_are_one_clear_line(tmp_path, capsys):
-    from qa.calibrate import main
+    from training.calibrate import main
 
     assert main(["--dev", str(tmp_path)]) == 2
     assert "no dev.jsonl or squad-dev.jsonl" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.check import check, claims, says_not_found
+from qa.answer.check import check, claims, says_not_found
 
 PASSAGES = [
     "Sáng 12/3/2019, UBND TP. Hà Nội trao 3 tỷ đồng hỗ trợ tỉnh Vĩnh Phúc xây trường học. Dự án có tổng vốn "

@@ -1,7 +1,7 @@
 """Citations name the article, its date, source and link, and the exact span."""
 from __future__ import annotations
 
-from qa.cite import citation_line
+from qa.answer.cite import citation_line
 from qa.types import Hit
 
 
@@ -15,7 +15,7 @@ def test_a_citation_shows_the_articles_date_source_and_link():
 
 
 def test_a_generated_answer_is_printed_under_the_extractive_one_each_unverified_sentence_marked():
-    from qa.cite import format_answer
+    from qa.answer.cite import format_answer
     from qa.types import Answer, CheckedSentence
 
     hit = Hit("a", "Tin Hà Nội", "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng.", 0, 32, 1.0)

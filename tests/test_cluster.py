@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import qa
-from qa import cluster, embed
-from qa.corpus import read_folder
-from qa.split import indexed_text
-from qa.store import CHECKPOINT
-from qa.sync import previous_vectors
+from harness import raycluster
+from qa.index.store import CHECKPOINT
+from qa.index.sync import previous_vectors
+from qa.intake.corpus import read_folder
+from qa.models import cluster, embed
+from qa.text.split import indexed_text
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS, free_port
 
@@ -27,7 +28,7 @@ ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    with cluster.local(nodes=2, cpus=1) as address:
+    with raycluster.local(nodes=2, cpus=1) as address:
         yield address
 
 

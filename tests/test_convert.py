@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from qa import convert, embed
-from qa.normalise import canonical
+from qa.models import convert, embed
+from qa.text.normalise import canonical
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 SIGKILL at any point leaves the previous index loadable and answering as before, and the next run finishes
 the job.
 
-The kills are real: a child process runs `python -m qa …` with qa.store's file writes wrapped to SIGKILL the
+The kills are real: a child process runs `python -m qa …` with qa.index.store's file writes wrapped to SIGKILL the
 process at a chosen moment (before the n-th file write, halfway through one, just before the manifest is
 published, just after), or is killed from outside after a delay."""
 from __future__ import annotations
@@ -18,9 +18,9 @@ import time
 import pytest
 
 import qa
-from qa.corpus import make_document, read_folder
-from qa.split import ChunkTable
-from qa.store import CHECKPOINT, SEGMENT_FILES, named_files
+from qa.index.store import CHECKPOINT, SEGMENT_FILES, named_files
+from qa.intake.corpus import make_document, read_folder
+from qa.text.split import ChunkTable
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -30,7 +30,7 @@ NEW_QUESTION = "Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền xây trường
 
 CHILD = r"""
 import os, signal, sys
-import qa.store as st
+import qa.index.store as st
 point, n = sys.argv[1], int(sys.argv[2])
 calls = 0
 def die():

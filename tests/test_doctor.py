@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import qa
-from qa import doctor
-from qa.store import CHECKPOINT, writer_lock
+from qa.index.store import CHECKPOINT, writer_lock
+from qa.serve import doctor
 
 from .conftest import ROOT, SEEDS
 
@@ -94,7 +94,7 @@ def test_the_milvus_store_is_checked(setup, tmp_path):
     store = [line for line in lines if " store: " in line]
     assert rc == 0 and store and "there is no collection" in store[0], lines  # the search check then fills it
     assert "the collection holds the index" in [line for line in _doctor(s)[1] if " store: " in line][0]
-    from qa import milvus
+    from qa.index import milvus
 
     milvus.close(s)
     rc, lines = _doctor(dataclasses.replace(s, store="http://127.0.0.1:1", milvus_timeout=2))
@@ -102,7 +102,7 @@ def test_the_milvus_store_is_checked(setup, tmp_path):
 
 
 def test_a_language_model_server_that_is_down_is_a_problem(setup):
-    from qa import generate
+    from qa.answer import generate
 
     rc, lines = _doctor(dataclasses.replace(setup[0], llm_url="http://127.0.0.1:1/v1", llm_api_key="bi-mat"))
     generate._down_until.clear()

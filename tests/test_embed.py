@@ -6,9 +6,9 @@ import faiss
 import pytest
 
 import qa
-from qa import embed
 from qa.config import Settings
-from qa.index import load
+from qa.index.index import load
+from qa.models import embed
 
 from .conftest import CARD_QUESTION, SEEDS
 

@@ -12,7 +12,8 @@ import pytest
 import qa
 from eval import run as ev
 from eval.xquad import DEFAULT_PATH, read_xquad
-from qa.train import ARCHIVE, EVAL_ARTICLES
+from qa.intake import corpus
+from training.train import ARCHIVE, EVAL_ARTICLES
 
 from .conftest import ROOT, SEEDS
 
@@ -135,7 +136,7 @@ def test_xquad_reader_refuses_other_json(tmp_path):
 def test_news_gold_set_is_well_formed():
     """Written by hand from the archive's first 5,000 articles (never trained on); `make eval-news` scores it."""
     gold = ev.read_gold(ROOT / "eval" / "gold_news.jsonl")
-    docs = {d.id: d for d in qa.corpus.read_jsonl(NEWS, EVAL_ARTICLES)}
+    docs = {d.id: d for d in corpus.read_jsonl(NEWS, EVAL_ARTICLES)}
     answerable = [g for g in gold if g["answerable"]]
     assert len(gold) >= 120 and len(gold) - len(answerable) >= 25
     assert len({d for g in gold for d in g["doc_ids"]}) >= 60

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import qa
-from qa import dense, filters
-from qa.corpus import read_folder
+from qa.index import dense, filters
+from qa.intake.corpus import read_folder
+from qa.models import embed
 
 from .conftest import ROOT, SEEDS
 
@@ -54,7 +55,7 @@ def test_a_filtered_graph_search_is_the_exact_search_of_what_passes(dated):
     flat, graph = dated
     allowed = np.zeros(len(graph.chunks), dtype=bool)
     allowed[::7] = True  # 9 of the 63 chunks
-    query = qa.embed.encode(graph.model(), ["Vĩnh Phúc"], "query")[0]
+    query = embed.encode(graph.model(), ["Vĩnh Phúc"], "query")[0]
     vectors = graph.segments[0].chunk_vectors()
     exact = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ query), kind="stable")][:5].tolist()
     assert dense.top(graph.segments[0].vectors, query, 5, allowed) == exact  # exact below filter_exact_chunks

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.followup import is_followup, rewrite
+from qa.answer.followup import is_followup, rewrite
 
 FIRST = "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa import corpus, formats
+from qa.intake import corpus, formats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 PDF_TEXT = ["Bình Định khánh thành nhà máy điện gió 1.200 tỷ đồng",

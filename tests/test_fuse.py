@@ -1,6 +1,6 @@
 import pytest
 
-from qa.fuse import rrf
+from qa.index.fuse import rrf
 
 
 def test_rrf_scores_and_ranks():

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from qa import followup, generate, llmserver
+from harness import llmserver
+from qa.answer import followup, generate
 
 from .conftest import CARD_QUESTION, app_server, free_port
 

@@ -14,11 +14,13 @@ import pytest
 
 import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
-from qa.corpus import read_folder, read_jsonl
-from qa.embed import chunk_key
-from qa.index import load
-from qa.sync import open_or_build, previous_vectors
-from qa.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
+from qa.index import store
+from qa.index.index import build, load
+from qa.index.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
+from qa.index.sync import open_or_build, previous_vectors
+from qa.index.vectors import chunk_key
+from qa.intake import corpus
+from qa.intake.corpus import read_folder, read_jsonl
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS, vectors_of
 
@@ -115,7 +117,7 @@ def test_dates_sources_and_links_are_stored_and_carried_by_every_hit(settings, t
     assert (hits["a"].date, hits["a"].source, hits["a"].url) == ("2019-03-15", "Báo Mẫu", "https://bao.example/a")
     assert hits["b"].date == "2018-01-02" and hits["b"].source == ""  # from its dateline
     moved = [dict(records[0], date="2019-03-16"), records[1]]
-    assert qa.store.corpus_hash([d.digest() for d in qa.corpus.from_records(moved)]) != idx.manifest["corpus_hash"]  # a new date is a change
+    assert store.corpus_hash([d.digest() for d in corpus.from_records(moved)]) != idx.manifest["corpus_hash"]  # a new date is a change
 
 
 def test_build_from_records_and_titles(settings):
@@ -127,7 +129,7 @@ def test_build_from_records_and_titles(settings):
 
 
 def test_another_model_by_path_is_recorded(settings, tmp_path):
-    from qa.embed import model_path
+    from qa.models.embed import model_path
 
     other = dataclasses.replace(settings, embed_model=model_path(settings))
     idx = qa.build_index([{"id": "x", "text": "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng."}], path=tmp_path / "i", settings=other)
@@ -192,7 +194,7 @@ def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp
     changed = dataclasses.replace(docs[0], text=docs[0].text + "\nHà Nội hỗ trợ Hòa Bình 2 tỷ đồng làm đường.")
     new_docs = [changed] + docs[1:3]  # one changed, two kept, two removed
     known = previous_vectors(settings.index_dir, settings)
-    idx = qa.index.build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
+    idx = build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
     embedded = set(read_checkpoint(tmp_path / "ck", settings))
     fresh = {chunk_key(c) for c in idx.chunks} - set(known)
     assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
@@ -235,7 +237,7 @@ def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
 
     small = dataclasses.replace(settings, hnsw_min_chunks=10)  # the seeds' 63 chunks count as "large" here
     known = previous_vectors(settings.index_dir, settings)
-    idx = qa.index.build(read_folder(SEEDS), small, known=known)
+    idx = build(read_folder(SEEDS), small, known=known)
     assert isinstance(idx.segments[0].vectors, faiss.IndexHNSW)
     assert isinstance(seed_index.segments[0].vectors, faiss.IndexScalarQuantizer)
     assert idx.search(CARD_QUESTION, 3, "dense") == seed_index.search(CARD_QUESTION, 3, "dense")

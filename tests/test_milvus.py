@@ -13,8 +13,8 @@ import sys
 import pytest
 
 import qa
-from qa import milvus
-from qa.corpus import make_document, read_folder
+from qa.index import filters, milvus
+from qa.intake.corpus import make_document, read_folder
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS, app_server
 from .test_filters import DATED
@@ -78,7 +78,7 @@ def test_filters_become_milvus_expressions(settings, lite):
         for mode in qa.MODES:
             assert _hits(remote.search(q, 10, mode, f)) == _hits(local.search(q, 10, mode, f)), (f, mode)
     assert remote.ask("Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?", filters={"source": "VnExpress"}).text != "3 tỷ đồng"
-    assert milvus.expression(qa.index.filters_mod.parse({"source": 'a"b'})) == 'source in ["a\\"b"]'
+    assert milvus.expression(filters.parse({"source": 'a"b'})) == 'source in ["a\\"b"]'
 
 
 ARTICLE = ("Đà Lạt đón 8,3 triệu lượt khách trong năm 2024\n\nTheo Sở Du lịch tỉnh Lâm Đồng, năm 2024 thành phố "

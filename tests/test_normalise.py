@@ -1,6 +1,6 @@
 import unicodedata
 
-from qa.normalise import canonical, clean, fold, has_diacritics, terms, words
+from qa.text.normalise import canonical, clean, fold, has_diacritics, terms, words
 
 
 def test_nfd_and_nfc_give_the_same_terms():
@@ -40,7 +40,7 @@ def test_terms_have_bigrams_folded_forms_and_abbreviations():
 
 
 def test_fold_aligned_keeps_offsets_even_with_stray_combining_marks():
-    from qa.normalise import fold_aligned
+    from qa.text.normalise import fold_aligned
 
     text = clean("Hoà Bình\u0335 tặng 3 tỷ đồng")
     folded = fold_aligned(text)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.corpus import make_document
-from qa.normalise import canonical, clean, fold, fold_aligned, terms
-from qa.split import chunk, sentences
+from qa.intake.corpus import make_document
+from qa.text.normalise import canonical, clean, fold, fold_aligned, terms
+from qa.text.split import chunk, sentences
 
 VIETNAMESE = "aăâeêioôơuưyđAĂÂEÊIOÔƠUƯYĐbcdghklmnpqrstvx"
 TONES = "\u0300\u0301\u0303\u0309\u0323"

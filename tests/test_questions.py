@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from eval.metrics import contains
-from qa import corpus
-from qa.normalise import fold
-from qa.questions import KINDS, generate, make_question, stats
-from qa.train import ARCHIVE, EVAL_ARTICLES, examples_for
+from qa.intake import corpus
+from qa.text.normalise import fold
+from training.questions import KINDS, generate, make_question, stats
+from training.train import ARCHIVE, EVAL_ARTICLES, examples_for
 
 from .conftest import SEEDS
 

@@ -6,15 +6,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qa.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, tokenizer_for
-from qa.reader_files import read_meta, weight_files
+from qa.answer.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, tokenizer_for
+from qa.models.reader_files import read_meta, weight_files
 
 from .conftest import CARD_QUESTION, ROOT
 
 
 @pytest.fixture(scope="module")
 def tokenizer(settings):
-    from qa.convert import ensure_converted
+    from qa.models.convert import ensure_converted
 
     return tokenizer_for(ensure_converted(settings.cache_dir), 64)
 

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 
 import qa
-from qa.bm25 import BM25, Postings
-from qa.corpus import read_folder
-from qa.lexicon import LexCounts, lexicon
-from qa.normalise import terms
-from qa.segment import to_merge
-from qa.split import ChunkTable, indexed_text
-from qa.sync import previous_vectors
+from qa.index.bm25 import BM25, Postings
+from qa.index.index import build
+from qa.index.lexicon import LexCounts, lexicon
+from qa.index.segment import to_merge
+from qa.index.sync import previous_vectors
+from qa.intake import corpus
+from qa.intake.corpus import read_folder
+from qa.text.normalise import terms
+from qa.text.split import ChunkTable, indexed_text
 
 from .conftest import CARD_QUESTION, SEEDS
 
@@ -27,7 +29,7 @@ NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "vn_news.jsonl.
 def _grown(settings):
     """The seeds, indexed two documents first, then one document a segment; one deleted, one replaced."""
     docs = read_folder(SEEDS)
-    idx = qa.index.build(docs[:2], settings)
+    idx = build(docs[:2], settings)
     for d in docs[2:]:
         idx = idx.add([d])
     idx = idx.add([], remove=[docs[3].id])
@@ -52,7 +54,7 @@ def test_a_grown_index_answers_like_a_fresh_build_saved_and_optimized(settings, 
     assert len(grown.segments) == 4 and grown.live is not None  # the first segment lost a document
     grown.save(tmp_path / "grown")
     grown = qa.load(tmp_path / "grown", settings)
-    fresh = qa.index.build(grown.docs, settings, known=previous_vectors(tmp_path / "grown", settings))
+    fresh = build(grown.docs, settings, known=previous_vectors(tmp_path / "grown", settings))
     _same_results(grown, fresh)
     assert grown.ask("Hà Nội hỗ trợ Sơn La bao nhiêu tiền?").text == "9 tỷ đồng"
     one = grown.optimize()
@@ -105,7 +107,7 @@ def test_bm25_and_the_lexicon_over_segments_equal_a_fresh_count_on_1000_articles
     """Postings and lexicon counts of 1,000 articles in four segments, with deletes in each, against the
     same counted afresh over the chunks that remain."""
     with gzip.open(NEWS, "rt", encoding="utf-8") as f:
-        docs = qa.corpus.from_records(json.loads(line) for _, line in zip(range(1000), f))
+        docs = corpus.from_records(json.loads(line) for _, line in zip(range(1000), f))
     parts = [docs[i:i + 250] for i in range(0, 1000, 250)]
     tables = [ChunkTable.split(p, settings) for p in parts]
     texts = [[indexed_text(c) for c in t] for t in tables]

@@ -1,5 +1,5 @@
-from qa.corpus import make_document
-from qa.split import chunk, sentences
+from qa.intake.corpus import make_document
+from qa.text.split import chunk, sentences
 
 
 def _texts(text):

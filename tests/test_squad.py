@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from qa import squad
 from qa.config import Settings
-from qa.train import SQUAD
+from training import squad
+from training.train import SQUAD
 
 needs_squad = pytest.mark.skipif(not SQUAD.exists(), reason=f"{SQUAD} is not on this machine")
 

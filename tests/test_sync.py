@@ -11,10 +11,11 @@ import sys
 import time
 
 import qa
-from qa.corpus import read_folder
-from qa.embed import chunk_key
-from qa.store import read_checkpoint
-from qa.sync import diff, update
+from qa.index.store import read_checkpoint
+from qa.index.sync import diff, update
+from qa.index.vectors import chunk_key
+from qa.intake import corpus
+from qa.intake.corpus import read_folder
 
 from .conftest import CARD_QUESTION, ROOT, SEEDS
 
@@ -27,7 +28,7 @@ def _qa(index, *args, timeout=300):
 def test_update_embeds_only_the_changed_chunks(seed_index, settings, tmp_path):
     docs = read_folder(SEEDS)
     changed = dataclasses.replace(docs[0], text=docs[0].text + "\nHà Nội hỗ trợ Hòa Bình 2 tỷ đồng làm đường.")
-    wanted = [changed, *docs[1:4], qa.corpus.make_document("moi", "Tin mới\n\nĐà Nẵng đón 8 triệu khách.")]
+    wanted = [changed, *docs[1:4], corpus.make_document("moi", "Tin mới\n\nĐà Nẵng đón 8 triệu khách.")]
     changes = diff(seed_index, wanted)
     assert (changes.added, changes.changed, changes.removed, changes.unchanged) == (
         ("moi",), (docs[0].id,), (docs[4].id,), 3)
@@ -115,7 +116,7 @@ def test_watch_follows_the_folder_until_stopped(tmp_path):
 
 
 def test_a_server_sees_what_a_sync_published_reading_only_that(tmp_path, settings):
-    from qa.library import Library
+    from qa.serve.library import Library
 
     folder, index = tmp_path / "docs", tmp_path / "idx"
     shutil.copytree(SEEDS, folder)

@@ -9,10 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from qa import corpus, read, reader_files, squad
-from qa.convert import ensure_converted
-from qa.reader_net import build_net, save_weights
-from qa.train import ARCHIVE, EVAL_ARTICLES, SQUAD, train
+from qa.answer import read
+from qa.intake import corpus
+from qa.models import reader_files
+from qa.models.convert import ensure_converted
+from qa.models.reader_net import build_net, save_weights
+from training import squad
+from training.train import ARCHIVE, EVAL_ARTICLES, SQUAD, train
 
 pytestmark = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"{ARCHIVE} is not on this machine")
 

@@ -1,0 +1,2 @@
+"""Answering: the readers that find a short answer in retrieved passages (rules, read), the LLM's answer and
+its claim checks (generate, check), follow-up questions (followup) and citations (cite)."""

@@ -1,0 +1,540 @@
+"""Extractive answers without an LLM: pick the answer-bearing sentence among the top hits, then the short
+answer the question's type asks for (money, count, date, person, place, organisation).
+
+A sentence qualifies only if it names every entity the question names (Hà Nội, Vĩnh Phúc…) and covers
+enough of its other content words; a typed question also needs a candidate of that type in the sentence.
+Otherwise the answer is "not found", rather than a guess from a neighbouring article.
+
+The short answer sits where the question word sits: "Hà Nội tặng Vĩnh Phúc | bao nhiêu | tiền" puts it after
+the sentence's echo of the words before the question word and before its echo of the words after it.
+
+Patterns run on the folded (diacritic-free, lowercase) text, which has the same length as the NFC text,
+so every match maps back to exact offsets in the source.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import regex
+
+from qa.text.normalise import canonical, fold, has_diacritics, words
+from qa.types import Answer, Hit
+
+KINDS = [  # (kind, pattern on the folded question); first match wins
+    ("title", r"chuc vu|chuc danh|giu chuc|cuong vi"),  # "Đào Đức Toàn giữ chức vụ gì?"
+    ("money", r"bao nhieu (?:tien|von)|so tien|so von|kinh phi|bao nhieu (?:ty|trieu|nghin|ngan|dong|usd)|tri gia|gia tri bao nhieu"),
+    ("date", r"nam nao|nam bao nhieu|khi nao|luc nao|bao gio|thoi gian nao|ngay nao|thang nao|giai doan nao"
+             r"|nhiem ky nao|thoi ky nao|thoi diem nao"),
+    ("organisation", r"co quan nao|doanh nghiep nao|to chuc nao|cong ty nao|don vi nao|tap doan nao|ngan hang nao"
+                     r"|(?<!co )so nao|bo nao|nganh nao|ban nao"),
+    ("place", r"o dau|tai dau|tinh nao|thanh pho nao|huyen nao|quan nao|xa nao|doan nao|dia phuong nao|noi nao"
+              r"|vung nao|khu vuc nao|nuoc nao|quoc gia nao|dia diem nao|tinh thanh nao"),
+    ("person", r"\bai\b|la ai|ten (?:la )?gi|ong nao|ba nao|vi nao|nguoi nao|dong chi nao"),
+    ("count", r"bao nhieu|\bmay\b"),
+]
+# Words that only shape the question; they are not looked for in the text ("báo" is not "bao nhiêu").
+SHAPING_WORDS = set(
+    "bao nhiêu mấy gì nào ai đâu khi lúc giờ sao thế như là có không được đã sẽ đang của cho với và thì mà "
+    "tiền tên hay vậy à ở tại những các một".split())
+QUESTION_WORDS = {fold(w) for w in SHAPING_WORDS}  # as typed without accents
+WH_PHRASES = [p.split() for p in (  # question phrases, folded; the first one found splits the question
+    "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
+    "nao", "ai", "dau", "may")]
+WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao", "nhieu"}  # unaccented: the unambiguous ones
+SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
+    "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
+MAX_SLOT_WORDS = 12
+ECHO_WINDOW = 60  # characters before an echo of the question's words that tell its occurrences apart
+TITLE_WORDS = {"giu", "chuc", "vu", "danh", "cuong", "vi", "nhiem"}
+TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
+SUBJECT_MENTIONS = 3
+NAME_SHARE = 0.5  # of a bigram's occurrences written capitalised, for the lexicon to take it as a name
+_ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
+_CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
+_LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
+_ITEM_END = r"(?!\s+(?:cua|trong|tai|voi|cho|de|nham|la|va|o)\b)"
+_LIST = re.compile(  # "A, B và C" (items of up to 3 words), as a short answer's extent
+    rf"\s*(?:la\s+)?\w+(?:\s+\w+){{0,2}}(?:,\s*\w+(?:\s+\w+){{0,2}})+\s+(?:va|hoac)\s+\w+(?:{_ITEM_END}\s+\w+){{0,2}}\b")
+_NUM = r"\d+(?:[.,]\d+)*"
+_CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nhan dan te|\$)"
+_AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
+_YEAR = r"\b(?:1\d|20)\d\d\b"
+_DATE = (r"(?:ngay\s+\d{1,2}\s+)?thang\s+\d{1,2}(?:\s+nam\s+\d{4}|\s*/\s*\d{4})?"
+         r"|ngay\s+\d{1,2}(?:\s*[/-]\s*\d{1,2}(?:\s*[/-]\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
+         rf"|(?:(?:giai doan|nhiem ky|thoi ky|nhung nam|thap nien|nam)\s+)?{_YEAR}(?:\s*(?:-|va|den)\s*{_YEAR})?")
+_PLACE_WORDS = r"(?<!ve )tinh|thanh pho|tp\.?|huyen|quan|thi xa|xa|(?<!dia )phuong|thi tran|thu do"  # what follows them is a place
+_PLACE_HEAD = rf"(?:{_PLACE_WORDS}|vung|khu|tai|o|den|duong|song|cau)"
+_ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
+             "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
+ORG_STOP = set("của và đã là được với tại trong cho các những này đó về để từ có sẽ đang như khi thì mà ở theo bằng "
+               "nhằm cùng tỉnh thành phố huyện".split())
+SURNAMES = set(fold(
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh Trương Lâm "
+    "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
+    "Giang Hứa Doãn Tôn Từ Ông Khúc Kim La Lò Quan Hầu Bạch Chử Diệp Đồng").split())
+_CAP_RUN = regex.compile(r"\b\p{Lu}[\p{L}\d]*(?:[ \t]+\p{Lu}[\p{L}\d]*)*")  # capitalised word runs: names
+_NAME_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+(?:\p{Lu}\.|\p{Lu}\p{L}*))*")  # and initials: James O. McKinsey
+
+
+def classify(question: str) -> str:
+    fq = fold(question)
+    for kind, pattern in KINDS:
+        if re.search(pattern, fq):
+            return kind
+    return "other"
+
+
+def search_text(question: str) -> str:
+    """The question without its question words (ai, gì, nào, bao nhiêu…), which the answer text never holds:
+    BM25 would otherwise reward passages that happen to contain "ai" or "nào"."""
+    return " ".join(w for w in question.split() if canonical(w).lower().strip("?.,!:;\"'") not in WH_WORDS)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Names the corpus uses, folded; built at index time."""
+
+    names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
+    places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
+
+
+def _person_like(syllables: list[str]) -> bool:
+    """Folded syllables that read as a Vietnamese person's full name: a surname and two or three more."""
+    return 3 <= len(syllables) <= 4 and syllables[0] in SURNAMES
+
+
+def question_entities(question: str, lexicon: Lexicon) -> list[str]:
+    """Folded names in the question: capitalised runs (not the sentence-initial word alone) and known bigrams."""
+    found = []
+    tokens = question.split()
+    shouting = sum(t[:1].isupper() for t in tokens) > 0.7 * len(tokens)  # capitals say nothing then
+    for m in ([] if shouting else _CAP_RUN.finditer(question)):
+        syl = fold(m.group()).split()
+        if len(syl) == 1 and (m.start() == 0 or has_diacritics(m.group())):
+            continue  # a lone Vietnamese syllable (Thủ đô, sông Đà) is a word, not a name; Tesla, UBND are names
+        found.append(" ".join(syl))
+    cased = any(t[:1].isupper() for t in tokens[1:]) and not shouting  # then names are the capitalised runs
+    fw_words = [] if cased else re.findall(r"\w+", fold(question))  # else the corpus's names say (ha noi)
+    for a, b in zip(fw_words, fw_words[1:]):
+        bigram = f"{a} {b}"
+        if bigram in lexicon.names and not any(bigram in e for e in found):
+            found.append(bigram)
+    return [e for e in found if e.split()[0] not in QUESTION_WORDS or len(e.split()) > 1]
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the answerer needs from a question, worked out once rather than per candidate sentence."""
+
+    text: str
+    folded: str
+    words: list[str]  # folded words, in order
+    kind: str
+    entities: list[str]  # folded names the answer sentence (or its context) must contain
+    weights: dict[str, float]  # other content words -> idf
+    left: list[str]  # the words before the question word ("... đã thua" | bao nhiêu | "điểm")
+    right: list[str]  # and after it: the answer sits between their echoes in the sentence
+    head: str  # the noun a "<noun> nào" question asks for ("vanh dai"), kept in the answer
+    plural: bool  # "những lĩnh vực nào": the answer is a list, commas do not end it
+
+
+def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Question:
+    entities = question_entities(question, lexicon)
+    content = _content_words(question, entities)
+    folded = fold(question)
+    qwords = re.findall(r"\w+", folded)
+    i, j = _wh_position(qwords)
+    left, right = qwords[:i], qwords[j:]
+    while left and left[-1] in SLOT_GLUE:  # "X là ai" -> X
+        left = left[:-1]
+    while right and right[0] in SLOT_GLUE:
+        right = right[1:]
+    head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
+    plural = re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,4}(?:nao|gi)\b", folded) is not None
+    kind = classify(question)
+    if kind == "title":  # "giữ chức vụ" says what is asked; the sentence says "Phó Bí thư Thành ủy Đào Đức Toàn"
+        content = [w for w in content if w not in TITLE_WORDS]
+    return Question(question, folded, qwords, kind, entities, {w: idf("~" + w) for w in content},
+                    left, right, head, plural)
+
+
+Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
+
+
+def answer(question: str, candidates: list[Candidate], idf: Callable[[str], float], lexicon: Lexicon,
+           min_coverage: float) -> Answer:
+    """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit."""
+    q = analyse(question, idf, lexicon)
+    total = sum(q.weights.values()) or 1.0
+    best = None
+    seen: set[tuple[str, int]] = set()
+    for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
+        title = fold(hit.title)
+        # what the article is about (named again and again) may be referred to as "hai tỉnh", "tỉnh", "hai bên"
+        subjects = [e for e in q.entities if folded_doc.count(e) >= SUBJECT_MENTIONS]
+        for j, (a, b) in enumerate(spans):
+            if (hit.doc_id, a) in seen:
+                continue
+            seen.add((hit.doc_id, a))
+            folded = folded_doc[a:b]
+            # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
+            context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
+            if not all(names(context, e) or e in subjects and _refers_back(text[a:b], folded) for e in q.entities):
+                continue
+            have = set(re.findall(r"\w+", folded))
+            near = set(re.findall(r"\w+", context)) - have  # the title and previous sentence count half
+            coverage = sum(v for w, v in q.weights.items() if w in have) / total if q.weights else 1.0
+            if coverage + 0.5 * sum(v for w, v in q.weights.items() if w in near) / total < min_coverage:
+                continue
+            short = extract(q, text[a:b], folded, lexicon.places)
+            if short is None:
+                continue
+            score = coverage + 0.1 / (rank + 1) + 0.5 * _phrase_overlap(q, folded) + TYPED_BONUS * short.typed
+            if best is None or score > best[0]:
+                best = (score, hit, text, a, b, short)
+    if best is None:
+        return Answer(question, "", False, "", [], q.kind)
+    _, hit, text, a, b, (sa, sb, _) = best
+    short = text[a + sa:a + sb].strip(" ,.;:")
+    sa = a + sa + max(text[a + sa:a + sb].find(short), 0)
+    return Answer(question, short, True, text[a:b], [hit], q.kind, (a, b), (sa, sa + len(short)))
+
+
+class Short(NamedTuple):
+    start: int
+    end: int
+    typed: bool  # a candidate of the question's type, not just the words in the slot
+
+
+def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozenset()) -> Short | None:
+    """Offsets of the short answer of the question's kind inside the sentence, or None when it has none;
+    `places` are the corpus's place names, which no person answer may be."""
+    spans = typed_spans(q.kind, sent, folded, places, q)
+    if q.head and q.kind in ("other", "place", "organisation"):  # "vành đai nào" -> "Vành đai 5"
+        spans += _named_after(re.escape(q.head), sent, folded, keep_head=True)
+        spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
+    spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
+    if q.head and q.kind == "organisation":  # "công ty nào": a company, not the factory next to it
+        spans = [s for s in spans if _contains(folded[s[0]:s[1]], q.head)] or spans
+    if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
+        return Short(*(_between(q, folded) or (0, len(folded))), typed=False)
+    if not spans:
+        return None
+    lo, hi = _slot(q, folded)
+    lo = lo if lo is not None else (hi if hi is not None else 0)
+    hi = hi if hi is not None else len(folded)
+    return Short(*min(spans, key=lambda s: (-_right_fit(q, folded, s), -_item_fit(q, folded, s),
+                                            max(lo - s[0], s[1] - hi, 0) if lo <= hi else abs(s[0] - lo), s[0])),
+                 typed=True)
+
+
+def typed_spans(kind: str, sent: str, folded: str, places: frozenset[str] = frozenset(),
+                q: Question | None = None) -> list[tuple[int, int]]:
+    """Offsets of the candidates of one kind in a sentence (its folded form beside it): amounts, dates,
+    counts of the noun `q` asks about, people, places, posts, organisations."""
+    fq = q.folded if q else ""
+    if kind == "money":
+        return [m.span() for m in re.finditer(_AMOUNT, folded)]
+    if kind == "date":
+        spans = [m.span() for m in re.finditer(_DATE, folded)]
+        if re.search(r"giai doan|nhiem ky|thoi ky", fq):
+            spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
+        return spans
+    if kind == "count":
+        return _counts(fq, folded)
+    if kind == "person":
+        return _people(sent, places)
+    if kind == "place":
+        return _places(fq, sent, folded, places)
+    if kind == "title" and q is not None:
+        return _titles(q, sent, folded)
+    if kind == "organisation":
+        return _organisations(sent, folded) + _acronyms(sent)
+    return []
+
+
+def _item_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
+    """In a list of people cut by ";" ("X, Phó Bí thư…, Chủ tịch HĐND tỉnh; Y, …, Chủ tịch UBND tỉnh"), how
+    many of the question's words (names aside) the candidate's own item holds; 0 outside such lists."""
+    if q.kind != "person" or ";" not in folded:
+        return 0
+    a = folded.rfind(";", 0, span[0]) + 1
+    b = folded.find(";", span[1])
+    item = set(re.findall(r"\w+", folded[a:b if b >= 0 else len(folded)]))
+    names = {w for e in q.entities if " " in e for w in e.split()}  # Hà Nam, not UBND: a title tells items apart
+    return sum(w in item for w in set(q.words) - QUESTION_WORDS - names)
+
+
+def _right_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
+    """How many of the words after the question word follow the candidate's number in the sentence:
+    "9 nhóm nội dung phát triển kinh tế" fits "bao nhiêu | nhóm nội dung phát triển kinh tế" better than
+    "4 nhóm nội dung công tác"."""
+    after = folded[span[0]:].split()[1:len(q.right) + 1]
+    n = 0
+    while n < len(after) and after[n].strip(",.;:") == q.right[n]:
+        n += 1
+    return n if n >= 2 else 0
+
+
+def _refers_back(sent: str, folded: str) -> bool:
+    """The sentence refers to a place without naming it: "hai tỉnh", "tỉnh", "hai bên", "Thủ đô" not followed
+    by a name ("tỉnh Vĩnh Phúc" names one)."""
+    for m in _ANAPHOR.finditer(folded):
+        rest = sent[m.end():].lstrip()
+        if not rest[:1].isupper():
+            return True
+    return False
+
+
+def _echoes(piece: str, q: Question) -> bool:
+    """A candidate that only repeats what the question already names is not an answer."""
+    return piece.strip() in q.folded or any(_contains(piece, e) and len(piece) - len(e) <= 8 for e in q.entities)
+
+
+def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
+    """Numbers followed by the noun the question counts ("bao nhiêu nội dung" -> "8 nội dung")."""
+    m = re.search(r"(?:bao nhieu|may)\s+(\w+(?:\s+\w+){0,2})", fq)
+    nouns = m.group(1).split() if m else []
+    numwords = r"mot|hai|ba|bon|tu|sau|bay|tam|chin|muoi|hang tram|hang nghin"
+    for n in range(len(nouns), 0, -1):
+        noun = re.escape(" ".join(nouns[:n]))
+        spans = [x.span() for x in re.finditer(
+            rf"\b(?:{_NUM}|{numwords})(?:\s+(?:nghin|ngan|trieu|ty))?\s+{noun}\b", folded)]
+        if spans:
+            return spans
+    amounts = [x.span() for x in re.finditer(_AMOUNT, folded)]
+    return amounts or [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded)
+                       if not re.fullmatch(_YEAR, x.group().split()[0])]
+
+
+def _people(sent: str, places: frozenset[str]) -> list[tuple[int, int]]:
+    """Names: capitalised runs, trimmed to start at a Vietnamese surname when they hold one ("Bí thư Hoàng
+    Thị Thúy Lan" -> "Hoàng Thị Thúy Lan"); other runs of up to five words as they are (Lady Gaga). Not a
+    place the corpus names as one (Hà Nội), nor a lone Vietnamese word (Đảng)."""
+    vietnamese, other = [], []
+    for m in _NAME_RUN.finditer(sent):
+        syl = [(x.start(), x.end()) for x in re.finditer(r"\S+", m.group())]
+        start = next((s for i, (s, e) in enumerate(syl)
+                      if fold(m.group()[s:e]) in SURNAMES and 2 <= len(syl) - i <= 4), None)
+        if start is not None:
+            vietnamese.append((m.start() + start, m.end()))
+        elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1) and (len(syl) > 1 or not has_diacritics(m.group())):
+            other.append(m.span())
+    return [s for s in vietnamese or other if fold(sent[s[0]:s[1]]) not in places]
+
+
+def _titles(q: Question, sent: str, folded: str) -> list[tuple[int, int]]:
+    """The post written next to the person the question names, in a list item cut by ";" or ":": before the
+    name ("Phó Bí thư Thành ủy Đào Đức Toàn") or, when nothing capitalised precedes it, after it
+    ("Phạm Sĩ Lợi, Phó Bí thư, Chủ tịch HĐND tỉnh")."""
+    out = []
+    for e in q.entities:
+        at = _find(folded, e)
+        if at < 0 or len(e.split()) < 2:
+            continue
+        a = max(folded.rfind(";", 0, at), folded.rfind(":", 0, at)) + 1
+        a = max([a] + [m.end() for m in re.finditer(r"\b(?:co|gom|la|cua)\s", folded[:at]) if m.start() >= a])
+        before = regex.search(r"\p{Lu}.*", sent[a:at].rstrip(" ,"))
+        if before:
+            out.append((a + before.start(), a + before.end()))
+            continue
+        b = min([i for i in (folded.find(";", at), folded.find(".", at + len(e))) if i >= 0], default=len(folded))
+        after = sent[at + len(e):b].strip(" ,")
+        if after[:1].isupper():
+            out.append((sent.index(after, at + len(e)), sent.index(after, at + len(e)) + len(after)))
+    return out
+
+
+def _places(fq: str, sent: str, folded: str, places: frozenset[str]) -> list[tuple[int, int]]:
+    """Names after a place word, the one the question asks for when it names one ("huyện nào" -> huyện Mê
+    Linh), else any; and names the corpus knows as places (Hà Nam, written without "tỉnh"). A person's full
+    name after "tỉnh" (Chủ tịch HĐND tỉnh Trần Văn Vinh) is not a place."""
+    asked = re.search(rf"\b({_PLACE_WORDS}) nao\b", fq)
+    spans = [s for s in _named_after(re.escape(asked.group(1)) if asked else _PLACE_HEAD, sent, folded)
+             if not _person_like(fold(sent[s[0]:s[1]]).split())]
+    if asked and spans:
+        return spans
+    return spans + [m.span() for m in _CAP_RUN.finditer(sent) if fold(m.group()) in places and m.span() not in spans]
+
+
+def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
+    """Capitalised names right after a head word (tỉnh Vĩnh Phúc, Sở Công Thương)."""
+    caps = {m.start(): m.end() for m in _CAP_RUN.finditer(sent)}
+    out = []
+    for m in re.finditer(rf"\b(?:{heads})[ \t]+", folded):
+        if m.end() in caps:
+            out.append((m.start() if keep_head else m.end(), caps[m.end()]))
+        elif keep_head and m.start() in caps:
+            out.append((m.start(), caps[m.start()]))
+    return out
+
+
+def _organisations(sent: str, folded: str) -> list[tuple[int, int]]:
+    """A head word and the name after it, whose later words may be lowercase (Bộ Chính trị, Sở Kế hoạch và
+    Đầu tư): the name runs while its words are capitalised or follow a capitalised one, and "và" joins
+    two capitalised parts; it stops at any other word or punctuation, or where a person's name starts."""
+    out = []
+    people = [a for a, _ in _people(sent, frozenset())]
+    for m in re.finditer(rf"\b(?:{_ORG_HEAD})\b", folded):
+        if not sent[m.start()].isupper():
+            continue
+        toks = [t for t in re.finditer(r"\S+", sent[m.end():])][:8]
+        end, prev_cap = m.end(), True
+        for i, t in enumerate(toks):
+            word = t.group()
+            cap = word[:1].isupper()
+            joins = fold(word) == "va" and i + 1 < len(toks) and toks[i + 1].group()[:1].isupper()
+            if not (cap or joins or (prev_cap and canonical(word.strip(",.;:")).lower() not in ORG_STOP)):
+                break
+            end = m.end() + t.end() - (len(word) - len(word.rstrip(",.;:)")))
+            if word[-1:] in ",.;:)":
+                break
+            prev_cap = cap
+        end = min([end] + [a for a in people if m.end() < a < end])  # "Thành ủy Hà Nội | Hoàng Trung Hải"
+        if end > m.end():
+            out.append((m.start(), len(sent[:end].rstrip())))
+    return out
+
+
+def _acronyms(sent: str) -> list[tuple[int, int]]:
+    return [m.span() for m in regex.finditer(r"\b\p{Lu}{2,}(?:[ \t]+\p{Lu}\p{L}*)*", sent)]
+
+
+def _wh_position(qwords: list[str]) -> tuple[int, int]:
+    """Start and end (word indices) of the question phrase; (n, n) when there is none."""
+    for i in range(len(qwords)):
+        for phrase in WH_PHRASES:
+            if qwords[i:i + len(phrase)] == phrase:
+                return i, i + len(phrase)
+    return len(qwords), len(qwords)
+
+
+def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
+    """Where the answer should sit in the sentence: after the echo of the words before the question word
+    and before the echo of the words after it. Either end is None when the sentence does not echo it."""
+    lo = hi = None
+    names = {w for e in q.entities for w in e.split()}  # named everywhere in an answer sentence: no help here
+    for drop in range(min(len(q.left), 4) if q.plural else 1):  # "những cơ sở nào": the noun may be missing
+        left = q.left[:len(q.left) - drop]
+        for n in range(min(len(left), 5), 0, -1):
+            if n == 1 and left[-1] in QUESTION_WORDS:
+                break
+            phrase = " ".join(left[-n:])  # "trong lĩnh vực nào": which "lĩnh vực" of the sentence
+            at = _best_echo(folded, phrase, set(left[:-n]) - QUESTION_WORDS - SLOT_GLUE - names)
+            if at >= 0:
+                lo = at + len(" ".join(left[-n:]))
+                break
+        if lo is not None:
+            break
+    for n in range(min(len(q.right), 5), 0, -1):
+        if n == 1 and q.right[0] in QUESTION_WORDS:
+            break
+        at = _find(folded, " ".join(q.right[:n]), lo or 0)
+        if at >= 0:
+            hi = at
+            break
+    return lo, hi
+
+
+def _best_echo(folded: str, phrase: str, context: set[str]) -> int:
+    """Where `phrase` occurs in the sentence; of several occurrences ("trong lĩnh vực đào tạo… trong lĩnh vực
+    thể thao"), the one whose preceding words hold most of `context` (the question's other words before it)."""
+    best, best_fit, at = -1, -1, _find(folded, phrase)
+    while at >= 0:
+        fit = len(context & set(folded[max(0, at - ECHO_WINDOW):at].split()))
+        if fit > best_fit:
+            best, best_fit = at, fit
+        at = _find(folded, phrase, at + 1)
+    return best
+
+
+def _between(q: Question, folded: str) -> tuple[int, int] | None:
+    """The words in the slot, for questions without a type ("... đổi tên thành gì?" -> "San Mateo")."""
+    lo, hi = _slot(q, folded)
+    if lo is None and hi is None:
+        return None
+    if lo is not None and hi is not None and set(folded[lo:hi].split()) <= SLOT_GLUE:
+        lo, hi = _echo_end(q.right, folded, hi), None  # "những lĩnh vực có thể … sau hội nghị là | văn hóa…"
+    brk, most = (_LIST_BREAK, 2 * MAX_SLOT_WORDS) if q.plural else (_CLAUSE_BREAK, MAX_SLOT_WORDS)
+    if lo is None:  # the question word opens the question: the answer ends the clause before the echo
+        cut = max((m.end() for m in brk.finditer(folded, 0, hi)), default=0)
+        lo = max(cut, _word_start(folded, hi, most))
+    elif hi is None or hi - lo > 0 and len(folded[lo:hi].split()) > most:
+        m = brk.search(folded, lo + 1)
+        hi = min(m.start() if m else len(folded), _word_end(folded, lo, most))
+        listed = _LIST.match(folded, lo)  # "công nghiệp, du lịch và dịch vụ": a list the comma does not end
+        if listed and listed.end() > hi:
+            hi = listed.end()
+    if q.head and folded[:lo].rstrip().endswith(q.head):  # "vành đai nào" -> "vành đai 5", not "5"
+        lo = len(folded[:lo].rstrip()) - len(q.head)
+    piece = folded[lo:hi]
+    lead = re.match(r"\s*(?:(?:la|rang|do|boi)\s+)*", piece).end()
+    a, b = lo + lead, lo + len(piece.rstrip(" ,.;:"))
+    return (a, b) if b > a else None
+
+
+def _echo_end(words: list[str], folded: str, at: int) -> int:
+    """Where the longest echo of `words` starting at `at` ends."""
+    for n in range(len(words), 0, -1):
+        phrase = " ".join(words[:n])
+        if _find(folded, phrase, at) == at:
+            return at + len(phrase)
+    return at
+
+
+def _word_start(text: str, end: int, n: int) -> int:
+    starts = [m.start() for m in re.finditer(r"\w+", text[:end])]
+    return starts[-n] if len(starts) >= n else 0
+
+
+def _word_end(text: str, start: int, n: int) -> int:
+    ends = [m.end() for m in re.finditer(r"\w+", text[start:])]
+    return start + (ends[n - 1] if len(ends) >= n else len(text) - start)
+
+
+def _content_words(question: str, entities: list[str]) -> list[str]:
+    ent_words = {w for e in entities for w in e.split()}
+    out = []
+    for w in words(question):
+        f = fold(w)
+        shaping = w in SHAPING_WORDS if has_diacritics(w) else f in QUESTION_WORDS
+        if not shaping and f not in ent_words and f not in out:
+            out.append(f)
+    return out
+
+
+def _phrase_overlap(q: Question, folded: str) -> float:
+    """Length of the longest run of the question's words found verbatim in the sentence, as a share of
+    the question's non-question words: "Bí thư Thành ủy Hà Nội" beats a sentence that has the words apart."""
+    useful = sum(w not in QUESTION_WORDS for w in q.words) or 1
+    for n in range(len(q.words), 1, -1):
+        for i in range(len(q.words) - n + 1):
+            if _contains(folded, " ".join(q.words[i:i + n])):
+                return min(1.0, n / useful)
+    return 0.0
+
+
+def names(folded_text: str, entity: str) -> bool:
+    """The text names the entity: verbatim, or for long names most of their syllables (Los Angeles Clippers)."""
+    if _contains(folded_text, entity):
+        return True
+    syl = entity.split()
+    return len(syl) >= 3 and sum(_contains(folded_text, x) for x in syl) >= 2 * len(syl) / 3
+
+
+def _contains(folded_text: str, phrase: str) -> bool:
+    return _find(folded_text, phrase) >= 0
+
+
+def _find(text: str, phrase: str, start: int = 0) -> int:
+    """Where `phrase` first occurs in `text` from `start` as whole words, or -1 (str.find: no regex to compile
+    per question and sentence)."""
+    while (at := text.find(phrase, start)) >= 0:
+        end = at + len(phrase)
+        if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return at
+        start = at + 1
+    return -1
