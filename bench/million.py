@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT))
 from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 
 import qa  # noqa: E402
-from qa.answer import rules as answer  # noqa: E402
-from qa.index import dense, fuse
+from qa.index import dense, fuse  # noqa: E402
 from qa.index.bm25 import BM25, Postings  # noqa: E402
-from qa.models import embed
+from qa.models import embed  # noqa: E402
 from qa.text.normalise import terms  # noqa: E402
+from qa.text.question import search_text  # noqa: E402
 
 
 def main() -> None:
@@ -70,11 +70,11 @@ def main() -> None:
     embed.encode(model, questions[:1], "query")
 
     def hybrid(q: str, allowed: np.ndarray | None = None) -> None:
-        lists = [big.top(terms(answer.search_text(q)), s.pool, allowed),
+        lists = [big.top(terms(search_text(q)), s.pool, allowed),
                  dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool, allowed, s.filter_exact_chunks)]
         fuse.rrf(lists, [s.bm25_weight, s.dense_weight], s.rrf_k)[:5]
 
-    parts = {"BM25 only": lambda q: big.top(terms(answer.search_text(q)), s.pool),
+    parts = {"BM25 only": lambda q: big.top(terms(search_text(q)), s.pool),
              "dense only (embeds the query)": lambda q: dense.top(vectors, embed.encode(model, [q], "query")[0], s.pool),
              "hybrid": hybrid}
     article = idx.chunks.doc.astype(np.int64)  # each chunk's article, then each repeat as articles of its own

@@ -32,7 +32,7 @@ from timing import latencies, p50_p95  # noqa: E402 (bench/timing.py)
 import qa  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.index import dense  # noqa: E402
-from qa.index.index import _assemble  # noqa: E402
+from qa.index.index import assemble  # noqa: E402
 from qa.index.segment import make  # noqa: E402
 from qa.index.vectors import encode_chunks  # noqa: E402
 from qa.intake.corpus import read_jsonl  # noqa: E402
@@ -52,7 +52,7 @@ def build(docs, settings: Settings, path: Path) -> dict:
     t1 = time.perf_counter()
     vecs = encode_chunks(settings, chunks, progress=True, n_docs=len(docs))
     t2 = time.perf_counter()
-    idx = _assemble(settings, [make("s000001", docs, chunks, vecs, settings)], {"corpus_dir": None, "next_segment": 1}, t0)
+    idx = assemble(settings, [make("s000001", docs, chunks, vecs, settings)], {"corpus_dir": None, "next_segment": 1}, t0)
     idx.save(path)
     tokens = embed.count_tokens(model, [indexed_text(c) for c in chunks])
     return {"index_s": time.perf_counter() - t0, "embed_s": t2 - t1, "tokens": tokens}

@@ -94,3 +94,11 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Names the corpus uses, folded; built at index time (qa/index/lexicon.py), read by the readers."""
+
+    names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
+    places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person

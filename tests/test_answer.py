@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.rules import Lexicon, _refers_back, analyse, classify, extract, question_entities, search_text
+from qa.answer.rules import analyse, classify, extract, question_entities, refers_back
 from qa.index.lexicon import of_texts as entity_lexicon
 from qa.text.normalise import fold_aligned
+from qa.text.question import search_text
+from qa.types import Lexicon
 
 
 def short(question: str, sentence: str, article: str = "") -> str | None:
@@ -106,4 +108,4 @@ def test_the_lexicon_takes_bigrams_written_capitalised_most_of_the_time():
 def test_a_sentence_may_refer_back_to_its_article_subject():
     for sent, refers in [("Công an hai tỉnh, thành phố duy trì 6 cụm.", True), ("Hai bên ký kết.", True),
                          ("Hà Nội tặng tỉnh Vĩnh Phúc 3 tỷ đồng.", False)]:
-        assert _refers_back(sent, fold_aligned(sent)) == refers, sent
+        assert refers_back(sent, fold_aligned(sent)) == refers, sent

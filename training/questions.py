@@ -22,9 +22,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
-from qa.answer import rules as rules
+from qa.answer import rules
 from qa.config import Settings
 from qa.index import lexicon
+from qa.text import patterns
 from qa.text.normalise import fold, fold_aligned, has_diacritics
 from qa.text.split import sentences
 from qa.types import Document
@@ -41,7 +42,7 @@ _PLACE_PHRASES = {"tinh": "tỉnh nào", "thanh pho": "thành phố nào", "tp":
                   "quan": "quận nào", "thi xa": "thị xã nào", "xa": "xã nào", "phuong": "phường nào",
                   "thi tran": "thị trấn nào"}
 _HONORIFIC = re.compile(r"(?:\b(?:ông|bà|anh|chị|ngài)\s+)$", re.IGNORECASE)
-_COUNT = re.compile(rf"\b({rules._NUM})(?:\s+(?:nghin|ngan|trieu|ty))?\s+(\w+)(\s+\w+)?")
+_COUNT = re.compile(rf"\b({patterns.NUM})(?:\s+(?:nghin|ngan|trieu|ty))?\s+(\w+)(\s+\w+)?")
 _OTHER_PHRASES = {"là": "là gì", "để": "để làm gì", "nhằm": "nhằm mục đích gì", "vì": "vì sao", "bởi vì": "vì sao",
                   "do": "do đâu", "nhờ": "nhờ đâu"}
 _NAMED_HEADS = {"dự án": "dự án nào", "chương trình": "chương trình nào", "giải": "giải nào", "cuộc thi": "cuộc thi nào",
@@ -57,8 +58,8 @@ _PERSON_CUE = re.compile(  # roles written before a person's name, folded; a cou
     r"\b(?:ong|ba|cau thu|tien dao|tien ve|hau ve|thu mon|hlv|huan luyen vien|tong thong|thu tuong|ngoai truong|"
     r"bo truong|ca si|dien vien|nha van|tac gia|giao su|tien si|ty phu|ceo|giam doc|chu tich|nguoi mau|vo si|"
     r"tay vot|nha khoa hoc|nhac si|dao dien)(?:\s+\w+){0,2}\s*$")
-_PERCENT = re.compile(rf"\b{rules._NUM}\s*%")
-_NOT_NOUN = {fold(w) for w in rules.ORG_STOP} | {"nay", "do", "nua", "moi", "khac", "lien", "nhu", "hon", "roi"}
+_PERCENT = re.compile(rf"\b{patterns.NUM}\s*%")
+_NOT_NOUN = {fold(w) for w in patterns.ORG_STOP} | {"nay", "do", "nua", "moi", "khac", "lien", "nhu", "hon", "roi"}
 _NOT_COUNTED = {"ty", "trieu", "nghin", "dong", "usd", "va", "den", "toi", "la", "trong", "cua", "so", "ban"}
 
 
@@ -72,11 +73,11 @@ def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tup
             words = list(re.finditer(r"\S+", sent[m.end():end.start() if end else len(sent)]))
             if 2 <= len(words) <= 10:
                 out.append((m.end(), m.end() + words[-1].end()))
-        caps = {m.start(): m.end() for m in rules._CAP_RUN.finditer(sent)}
+        caps = {m.start(): m.end() for m in patterns.CAP_RUN.finditer(sent)}
         out += [(m.end(), caps[m.end()]) for m in _HEADS.finditer(lower) if m.end() in caps]
         return out
     if kind == "count":
-        taken = [m.span() for m in re.finditer(rules._AMOUNT + "|" + rules._DATE, folded)]
+        taken = [m.span() for m in re.finditer(patterns.AMOUNT + "|" + patterns.DATE, folded)]
         out = []
         for m in _COUNT.finditer(folded):
             if (m.group(2) in _NOT_COUNTED or m.group(2) in _NOT_NOUN or m.group(2).isdigit() or not sent[m.start(2)].islower() or len(m.group(1)) > 7
@@ -87,15 +88,15 @@ def spans(kind: str, sent: str, folded: str, places: frozenset[str]) -> list[tup
             out.append((m.start(), m.end(3) if two else m.end(2)))
         return out + [m.span() for m in _PERCENT.finditer(folded)]
     if kind == "place":  # names after a place word or tại/ở; not the lexicon's, which holds words that open sentences
-        return [(a, b) for a, b in rules._named_after(rules._PLACE_HEAD, sent, folded)
-                if not rules._person_like(folded[a:b].split())]
+        return [(a, b) for a, b in patterns.named_after(patterns.PLACE_HEAD, sent, folded)
+                if not patterns.person_like(folded[a:b].split())]
     if kind == "organisation":  # a head and a capitalised name: "Sở Công Thương", not "Bộ trưởng" nor "HLV X"
-        return [(a, b) for a, b in rules._organisations(sent, folded)
+        return [(a, b) for a, b in patterns.organisations(sent, folded)
                 if len(sent[a:b].split()) >= 2 and sent[a:b].split()[1][:1].isupper()]
     found = rules.typed_spans(kind, sent, folded, places)
     if kind == "person":  # Vietnamese full names, not a street or a school named after one; foreign names after a role
-        out = [(a, b) for a, b in found if (rules._person_like(folded[a:b].split()) or  # two syllables: Hồ Tây too
-               len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in rules.SURNAMES
+        out = [(a, b) for a, b in found if (patterns.person_like(folded[a:b].split()) or  # two syllables: Hồ Tây too
+               len(folded[a:b].split()) == 2 and folded[a:b].split()[0] in patterns.SURNAMES
                and _PERSON_CUE.search(folded[max(0, a - 40):a])) and not _NAMED_AFTER_PERSON.search(folded[max(0, a - 20):a])]
         foreign = [x for a, b in found for x in [_foreign_name(sent, a, b)] if x and x not in out]
         return out + [(a, b) for a, b in foreign if _PERSON_CUE.search(folded[max(0, a - 40):a])]

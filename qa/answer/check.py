@@ -13,7 +13,7 @@ import re
 
 import regex
 
-from qa.answer.rules import _AMOUNT, _CAP_RUN
+from qa.text import patterns
 from qa.text.normalise import canonical, fold
 from qa.text.split import sentences
 from qa.types import CheckedSentence
@@ -21,8 +21,6 @@ from qa.types import CheckedSentence
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _CITE_AFTER_STOP = re.compile(r"([.!?…])(\[\d+(?:\s*[,;]\s*\d+)*\](?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*)(?=\s)")
 _LEADING_CITES = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
-_DATE = re.compile(r"\b\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?\b")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"(?<=\d)\.(?=\d{3}\b)")
 _TITLES = {"ông", "bà"}
 _LEADERS = {"theo", "tai", "o", "trong", "sau", "khi", "voi", "cho", "ve", "tu", "den", "nam", "ngay", "thang", "va",
@@ -63,13 +61,13 @@ def claims(sentence: str) -> list[str]:
     sentence = _LIST_MARK.sub("", sentence)  # "1. …", "- …": a list's marks are not claims
     f = folded(sentence)
     found, taken = [], []
-    for pattern in (_AMOUNT, _DATE.pattern, _NUMBER.pattern):
+    for pattern in (patterns.AMOUNT, patterns.NUMERIC_DATE, patterns.NUM):
         for m in re.finditer(pattern, f):
             if not any(a <= m.start() < b for a, b in taken):
                 found.append(m.group().strip())
                 taken.append(m.span())
     text = canonical(sentence).strip()
-    for m in _CAP_RUN.finditer(text):
+    for m in patterns.CAP_RUN.finditer(text):
         words = m.group().split()
         if (m.start() == 0 and len(words) == 1) or (len(words) > 1 and folded(words[0]) in _LEADERS):
             words = words[1:]  # a word capitalised as a sentence's or clause's first: "Theo Bộ Y tế", "Tại Huế"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from qa.answer.generate import available, client, failure
-from qa.answer.rules import _CAP_RUN
 from qa.config import Settings
+from qa.text import patterns
 from qa.text.normalise import canonical, clean, fold, fold_aligned, has_diacritics
 
 _FOLLOW = [re.compile(p) for p in (  # on the lowercase question as typed: "còn" is not "cơn" or "con"
@@ -59,7 +59,7 @@ def by_rule(question: str, previous: str) -> str | None:
     """The previous question with its last name replaced by the follow-up's subject; None when either
     has none."""
     subject, prev = _subject(question), clean(previous)
-    names = [n for n in _CAP_RUN.finditer(prev) if n.start() > 0 or len(n.group().split()) > 1]
+    names = [n for n in patterns.CAP_RUN.finditer(prev) if n.start() > 0 or len(n.group().split()) > 1]
     if not subject or not names:
         return None
     return prev[:names[-1].start()] + subject + prev[names[-1].end():]

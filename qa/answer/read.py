@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import rules as rules
+from qa.answer import rules
 from qa.config import Settings
 from qa.models.reader_files import read_meta, weight_files
-from qa.text.normalise import canonical, fold_aligned
-from qa.types import Answer, Hit
+from qa.text.normalise import canonical, fold, fold_aligned
+from qa.types import Answer, Hit, Lexicon
 
 MAX_ANSWER_TOKENS = 24
 _EDGE = " \t\n,.;:"  # trimmed off an answer's ends
@@ -156,7 +156,7 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
     total = sum(q.weights.values()) or 1.0
     scored = []
     for rank, (hit, text, folded_doc, spans) in enumerate(candidates):
-        title = rules.fold(hit.title)
+        title = fold(hit.title)
         for j, (a, b) in enumerate(spans):
             lo = hi = j
             grew = True
@@ -185,7 +185,7 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
     return chosen
 
 
-def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf, lexicon: rules.Lexicon,
+def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf, lexicon: Lexicon,
            settings: Settings) -> Answer:
     """The reader's best span over the chosen windows, or not found when no span beats the no-answer score
     by the calibrated threshold (or, with `reader_checks`, none is of the asked type)."""

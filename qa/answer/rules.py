@@ -20,8 +20,9 @@ from typing import NamedTuple
 
 import regex
 
-from qa.text.normalise import canonical, fold, has_diacritics, words
-from qa.types import Answer, Hit
+from qa.text import patterns
+from qa.text.normalise import fold, has_diacritics, words
+from qa.types import Answer, Hit, Lexicon
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
     ("title", r"chuc vu|chuc danh|giu chuc|cuong vi"),  # "Đào Đức Toàn giữ chức vụ gì?"
@@ -43,7 +44,6 @@ QUESTION_WORDS = {fold(w) for w in SHAPING_WORDS}  # as typed without accents
 WH_PHRASES = [p.split() for p in (  # question phrases, folded; the first one found splits the question
     "bao nhieu", "khi nao", "bao gio", "the nao", "ra sao", "tai sao", "vi sao", "cai gi", "dieu gi", "gi",
     "nao", "ai", "dau", "may")]
-WH_WORDS = {"ai", "gì", "nào", "đâu", "mấy", "bao", "nhiêu", "gi", "nao", "nhieu"}  # unaccented: the unambiguous ones
 SLOT_GLUE = {  # words between an echo and the question word that the sentence need not repeat ("X là ai")
     "la", "thi", "co", "duoc", "da", "se", "dang", "cua", "o", "tai", "vao"}
 MAX_SLOT_WORDS = 12
@@ -51,34 +51,12 @@ ECHO_WINDOW = 60  # characters before an echo of the question's words that tell 
 TITLE_WORDS = {"giu", "chuc", "vu", "danh", "cuong", "vi", "nhiem"}
 TYPED_BONUS = 0.2  # score of a sentence holding a candidate of the asked type over one with only words in the slot
 SUBJECT_MENTIONS = 3
-NAME_SHARE = 0.5  # of a bigram's occurrences written capitalised, for the lexicon to take it as a name
 _ANAPHOR = re.compile(r"\b(?:hai (?:tinh|ben|dia phuong|thanh pho)|tinh|thanh pho|dia phuong|thu do)\b")
 _CLAUSE_BREAK = re.compile(r"[,;:()\"“”]|\s-\s")
 _LIST_BREAK = re.compile(r"[;:()\"“”]|\s-\s")
 _ITEM_END = r"(?!\s+(?:cua|trong|tai|voi|cho|de|nham|la|va|o)\b)"
 _LIST = re.compile(  # "A, B và C" (items of up to 3 words), as a short answer's extent
     rf"\s*(?:la\s+)?\w+(?:\s+\w+){{0,2}}(?:,\s*\w+(?:\s+\w+){{0,2}})+\s+(?:va|hoac)\s+\w+(?:{_ITEM_END}\s+\w+){{0,2}}\b")
-_NUM = r"\d+(?:[.,]\d+)*"
-_CURRENCY = r"(?:dong|usd|do la|euro|vnd|bang anh|bang|yen|franc|won|rup|peso|nhan dan te|\$)"
-_AMOUNT = rf"{_NUM}(?:\s*(?:nghin|ngan|trieu|ty|ti))*\s*{_CURRENCY}\b|{_NUM}\s*(?:nghin|ngan|trieu|ty|ti)\b(?:\s*dong)?"
-_YEAR = r"\b(?:1\d|20)\d\d\b"
-_DATE = (r"(?:ngay\s+\d{1,2}\s+)?thang\s+\d{1,2}(?:\s+nam\s+\d{4}|\s*/\s*\d{4})?"
-         r"|ngay\s+\d{1,2}(?:\s*[/-]\s*\d{1,2}(?:\s*[/-]\s*\d{4})?)?|\d{1,2}/\d{1,2}/\d{4}|the ky\s+(?:[ivxl]+|\d+)\b"
-         rf"|(?:(?:giai doan|nhiem ky|thoi ky|nhung nam|thap nien|nam)\s+)?{_YEAR}(?:\s*(?:-|va|den)\s*{_YEAR})?")
-_PLACE_WORDS = r"(?<!ve )tinh|thanh pho|tp\.?|huyen|quan|thi xa|xa|(?<!dia )phuong|thi tran|thu do"  # what follows them is a place
-_PLACE_HEAD = rf"(?:{_PLACE_WORDS}|vung|khu|tai|o|den|duong|song|cau)"
-_ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|cuc|tong cuc|hoi|doan|mat tran|"
-             "hoi dong|trung tam|benh vien|quy|tong cong ty|nha may|hop tac xa|thanh uy|tinh uy|dang uy")
-ORG_STOP = set("của và đã là được với tại trong cho các những này đó về để từ có sẽ đang như khi thì mà ở theo bằng "
-               "nhằm cùng tỉnh thành phố huyện".split())
-SURNAMES = set(fold(
-    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh Trương Lâm "
-    "Phùng Mai Tô Hà Cao Lương Đinh Tạ Kiều Đàm Lưu Chu Quách Thái Triệu Lại Mạc Nghiêm Âu Khổng Tăng Thân Văn "
-    "Giang Hứa Doãn Tôn Từ Ông Khúc Kim La Lò Quan Hầu Bạch Chử Diệp Đồng").split())
-_CAP_RUN = regex.compile(r"\b\p{Lu}[\p{L}\d]*(?:[ \t]+\p{Lu}[\p{L}\d]*)*")  # capitalised word runs: names
-_NAME_RUN = regex.compile(r"\b\p{Lu}\p{L}*(?:[ \t]+(?:\p{Lu}\.|\p{Lu}\p{L}*))*")  # and initials: James O. McKinsey
-
-
 def classify(question: str) -> str:
     fq = fold(question)
     for kind, pattern in KINDS:
@@ -87,31 +65,12 @@ def classify(question: str) -> str:
     return "other"
 
 
-def search_text(question: str) -> str:
-    """The question without its question words (ai, gì, nào, bao nhiêu…), which the answer text never holds:
-    BM25 would otherwise reward passages that happen to contain "ai" or "nào"."""
-    return " ".join(w for w in question.split() if canonical(w).lower().strip("?.,!:;\"'") not in WH_WORDS)
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """Names the corpus uses, folded; built at index time."""
-
-    names: frozenset[str]  # bigrams of capitalised runs: "ha noi tang vinh phuc" still has its entities
-    places: frozenset[str]  # names written after tỉnh, thành phố, huyện…: "Hà Nội" is not a person
-
-
-def _person_like(syllables: list[str]) -> bool:
-    """Folded syllables that read as a Vietnamese person's full name: a surname and two or three more."""
-    return 3 <= len(syllables) <= 4 and syllables[0] in SURNAMES
-
-
 def question_entities(question: str, lexicon: Lexicon) -> list[str]:
     """Folded names in the question: capitalised runs (not the sentence-initial word alone) and known bigrams."""
     found = []
     tokens = question.split()
     shouting = sum(t[:1].isupper() for t in tokens) > 0.7 * len(tokens)  # capitals say nothing then
-    for m in ([] if shouting else _CAP_RUN.finditer(question)):
+    for m in ([] if shouting else patterns.CAP_RUN.finditer(question)):
         syl = fold(m.group()).split()
         if len(syl) == 1 and (m.start() == 0 or has_diacritics(m.group())):
             continue  # a lone Vietnamese syllable (Thủ đô, sông Đà) is a word, not a name; Tesla, UBND are names
@@ -182,7 +141,7 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             folded = folded_doc[a:b]
             # the previous sentence and the title may name the subject ("…Vĩnh Phúc… Từ năm 2014, tỉnh…")
             context = " ".join([title, folded_doc[slice(*spans[j - 1])] if j else "", folded])
-            if not all(names(context, e) or e in subjects and _refers_back(text[a:b], folded) for e in q.entities):
+            if not all(names(context, e) or e in subjects and refers_back(text[a:b], folded) for e in q.entities):
                 continue
             have = set(re.findall(r"\w+", folded))
             near = set(re.findall(r"\w+", context)) - have  # the title and previous sentence count half
@@ -214,11 +173,11 @@ def extract(q: Question, sent: str, folded: str, places: frozenset[str] = frozen
     `places` are the corpus's place names, which no person answer may be."""
     spans = typed_spans(q.kind, sent, folded, places, q)
     if q.head and q.kind in ("other", "place", "organisation"):  # "vành đai nào" -> "Vành đai 5"
-        spans += _named_after(re.escape(q.head), sent, folded, keep_head=True)
+        spans += patterns.named_after(re.escape(q.head), sent, folded, keep_head=True)
         spans += [m.span() for m in re.finditer(rf"\b{re.escape(q.head)}\s+\d+\b", folded)]
     spans = [s for s in spans if not _echoes(folded[s[0]:s[1]], q)]
     if q.head and q.kind == "organisation":  # "công ty nào": a company, not the factory next to it
-        spans = [s for s in spans if _contains(folded[s[0]:s[1]], q.head)] or spans
+        spans = [s for s in spans if patterns.contains(folded[s[0]:s[1]], q.head)] or spans
     if not spans and q.kind in ("other", "place", "organisation"):  # untyped: what sits in the slot
         return Short(*(_between(q, folded) or (0, len(folded))), typed=False)
     if not spans:
@@ -237,22 +196,22 @@ def typed_spans(kind: str, sent: str, folded: str, places: frozenset[str] = froz
     counts of the noun `q` asks about, people, places, posts, organisations."""
     fq = q.folded if q else ""
     if kind == "money":
-        return [m.span() for m in re.finditer(_AMOUNT, folded)]
+        return [m.span() for m in re.finditer(patterns.AMOUNT, folded)]
     if kind == "date":
-        spans = [m.span() for m in re.finditer(_DATE, folded)]
+        spans = [m.span() for m in re.finditer(patterns.DATE, folded)]
         if re.search(r"giai doan|nhiem ky|thoi ky", fq):
             spans = [s for s in spans if "-" in folded[s[0]:s[1]]] or spans
         return spans
     if kind == "count":
         return _counts(fq, folded)
     if kind == "person":
-        return _people(sent, places)
+        return patterns.people(sent, places)
     if kind == "place":
         return _places(fq, sent, folded, places)
     if kind == "title" and q is not None:
         return _titles(q, sent, folded)
     if kind == "organisation":
-        return _organisations(sent, folded) + _acronyms(sent)
+        return patterns.organisations(sent, folded) + patterns.acronyms(sent)
     return []
 
 
@@ -279,7 +238,7 @@ def _right_fit(q: Question, folded: str, span: tuple[int, int]) -> int:
     return n if n >= 2 else 0
 
 
-def _refers_back(sent: str, folded: str) -> bool:
+def refers_back(sent: str, folded: str) -> bool:
     """The sentence refers to a place without naming it: "hai tỉnh", "tỉnh", "hai bên", "Thủ đô" not followed
     by a name ("tỉnh Vĩnh Phúc" names one)."""
     for m in _ANAPHOR.finditer(folded):
@@ -291,7 +250,7 @@ def _refers_back(sent: str, folded: str) -> bool:
 
 def _echoes(piece: str, q: Question) -> bool:
     """A candidate that only repeats what the question already names is not an answer."""
-    return piece.strip() in q.folded or any(_contains(piece, e) and len(piece) - len(e) <= 8 for e in q.entities)
+    return piece.strip() in q.folded or any(patterns.contains(piece, e) and len(piece) - len(e) <= 8 for e in q.entities)
 
 
 def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
@@ -302,28 +261,12 @@ def _counts(fq: str, folded: str) -> list[tuple[int, int]]:
     for n in range(len(nouns), 0, -1):
         noun = re.escape(" ".join(nouns[:n]))
         spans = [x.span() for x in re.finditer(
-            rf"\b(?:{_NUM}|{numwords})(?:\s+(?:nghin|ngan|trieu|ty))?\s+{noun}\b", folded)]
+            rf"\b(?:{patterns.NUM}|{numwords})(?:\s+(?:nghin|ngan|trieu|ty))?\s+{noun}\b", folded)]
         if spans:
             return spans
-    amounts = [x.span() for x in re.finditer(_AMOUNT, folded)]
-    return amounts or [x.span() for x in re.finditer(rf"\b{_NUM}(?:\s+\w+)?", folded)
-                       if not re.fullmatch(_YEAR, x.group().split()[0])]
-
-
-def _people(sent: str, places: frozenset[str]) -> list[tuple[int, int]]:
-    """Names: capitalised runs, trimmed to start at a Vietnamese surname when they hold one ("Bí thư Hoàng
-    Thị Thúy Lan" -> "Hoàng Thị Thúy Lan"); other runs of up to five words as they are (Lady Gaga). Not a
-    place the corpus names as one (Hà Nội), nor a lone Vietnamese word (Đảng)."""
-    vietnamese, other = [], []
-    for m in _NAME_RUN.finditer(sent):
-        syl = [(x.start(), x.end()) for x in re.finditer(r"\S+", m.group())]
-        start = next((s for i, (s, e) in enumerate(syl)
-                      if fold(m.group()[s:e]) in SURNAMES and 2 <= len(syl) - i <= 4), None)
-        if start is not None:
-            vietnamese.append((m.start() + start, m.end()))
-        elif len(syl) <= 5 and (m.start() > 0 or len(syl) > 1) and (len(syl) > 1 or not has_diacritics(m.group())):
-            other.append(m.span())
-    return [s for s in vietnamese or other if fold(sent[s[0]:s[1]]) not in places]
+    amounts = [x.span() for x in re.finditer(patterns.AMOUNT, folded)]
+    return amounts or [x.span() for x in re.finditer(rf"\b{patterns.NUM}(?:\s+\w+)?", folded)
+                       if not re.fullmatch(patterns.YEAR, x.group().split()[0])]
 
 
 def _titles(q: Question, sent: str, folded: str) -> list[tuple[int, int]]:
@@ -332,7 +275,7 @@ def _titles(q: Question, sent: str, folded: str) -> list[tuple[int, int]]:
     ("Phạm Sĩ Lợi, Phó Bí thư, Chủ tịch HĐND tỉnh")."""
     out = []
     for e in q.entities:
-        at = _find(folded, e)
+        at = patterns.find(folded, e)
         if at < 0 or len(e.split()) < 2:
             continue
         a = max(folded.rfind(";", 0, at), folded.rfind(":", 0, at)) + 1
@@ -352,55 +295,12 @@ def _places(fq: str, sent: str, folded: str, places: frozenset[str]) -> list[tup
     """Names after a place word, the one the question asks for when it names one ("huyện nào" -> huyện Mê
     Linh), else any; and names the corpus knows as places (Hà Nam, written without "tỉnh"). A person's full
     name after "tỉnh" (Chủ tịch HĐND tỉnh Trần Văn Vinh) is not a place."""
-    asked = re.search(rf"\b({_PLACE_WORDS}) nao\b", fq)
-    spans = [s for s in _named_after(re.escape(asked.group(1)) if asked else _PLACE_HEAD, sent, folded)
-             if not _person_like(fold(sent[s[0]:s[1]]).split())]
+    asked = re.search(rf"\b({patterns.PLACE_WORDS}) nao\b", fq)
+    spans = [s for s in patterns.named_after(re.escape(asked.group(1)) if asked else patterns.PLACE_HEAD, sent, folded)
+             if not patterns.person_like(fold(sent[s[0]:s[1]]).split())]
     if asked and spans:
         return spans
-    return spans + [m.span() for m in _CAP_RUN.finditer(sent) if fold(m.group()) in places and m.span() not in spans]
-
-
-def _named_after(heads: str, sent: str, folded: str, keep_head: bool = False) -> list[tuple[int, int]]:
-    """Capitalised names right after a head word (tỉnh Vĩnh Phúc, Sở Công Thương)."""
-    caps = {m.start(): m.end() for m in _CAP_RUN.finditer(sent)}
-    out = []
-    for m in re.finditer(rf"\b(?:{heads})[ \t]+", folded):
-        if m.end() in caps:
-            out.append((m.start() if keep_head else m.end(), caps[m.end()]))
-        elif keep_head and m.start() in caps:
-            out.append((m.start(), caps[m.start()]))
-    return out
-
-
-def _organisations(sent: str, folded: str) -> list[tuple[int, int]]:
-    """A head word and the name after it, whose later words may be lowercase (Bộ Chính trị, Sở Kế hoạch và
-    Đầu tư): the name runs while its words are capitalised or follow a capitalised one, and "và" joins
-    two capitalised parts; it stops at any other word or punctuation, or where a person's name starts."""
-    out = []
-    people = [a for a, _ in _people(sent, frozenset())]
-    for m in re.finditer(rf"\b(?:{_ORG_HEAD})\b", folded):
-        if not sent[m.start()].isupper():
-            continue
-        toks = [t for t in re.finditer(r"\S+", sent[m.end():])][:8]
-        end, prev_cap = m.end(), True
-        for i, t in enumerate(toks):
-            word = t.group()
-            cap = word[:1].isupper()
-            joins = fold(word) == "va" and i + 1 < len(toks) and toks[i + 1].group()[:1].isupper()
-            if not (cap or joins or (prev_cap and canonical(word.strip(",.;:")).lower() not in ORG_STOP)):
-                break
-            end = m.end() + t.end() - (len(word) - len(word.rstrip(",.;:)")))
-            if word[-1:] in ",.;:)":
-                break
-            prev_cap = cap
-        end = min([end] + [a for a in people if m.end() < a < end])  # "Thành ủy Hà Nội | Hoàng Trung Hải"
-        if end > m.end():
-            out.append((m.start(), len(sent[:end].rstrip())))
-    return out
-
-
-def _acronyms(sent: str) -> list[tuple[int, int]]:
-    return [m.span() for m in regex.finditer(r"\b\p{Lu}{2,}(?:[ \t]+\p{Lu}\p{L}*)*", sent)]
+    return spans + [m.span() for m in patterns.CAP_RUN.finditer(sent) if fold(m.group()) in places and m.span() not in spans]
 
 
 def _wh_position(qwords: list[str]) -> tuple[int, int]:
@@ -432,7 +332,7 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
     for n in range(min(len(q.right), 5), 0, -1):
         if n == 1 and q.right[0] in QUESTION_WORDS:
             break
-        at = _find(folded, " ".join(q.right[:n]), lo or 0)
+        at = patterns.find(folded, " ".join(q.right[:n]), lo or 0)
         if at >= 0:
             hi = at
             break
@@ -442,12 +342,12 @@ def _slot(q: Question, folded: str) -> tuple[int | None, int | None]:
 def _best_echo(folded: str, phrase: str, context: set[str]) -> int:
     """Where `phrase` occurs in the sentence; of several occurrences ("trong lĩnh vực đào tạo… trong lĩnh vực
     thể thao"), the one whose preceding words hold most of `context` (the question's other words before it)."""
-    best, best_fit, at = -1, -1, _find(folded, phrase)
+    best, best_fit, at = -1, -1, patterns.find(folded, phrase)
     while at >= 0:
         fit = len(context & set(folded[max(0, at - ECHO_WINDOW):at].split()))
         if fit > best_fit:
             best, best_fit = at, fit
-        at = _find(folded, phrase, at + 1)
+        at = patterns.find(folded, phrase, at + 1)
     return best
 
 
@@ -480,7 +380,7 @@ def _echo_end(words: list[str], folded: str, at: int) -> int:
     """Where the longest echo of `words` starting at `at` ends."""
     for n in range(len(words), 0, -1):
         phrase = " ".join(words[:n])
-        if _find(folded, phrase, at) == at:
+        if patterns.find(folded, phrase, at) == at:
             return at + len(phrase)
     return at
 
@@ -512,29 +412,14 @@ def _phrase_overlap(q: Question, folded: str) -> float:
     useful = sum(w not in QUESTION_WORDS for w in q.words) or 1
     for n in range(len(q.words), 1, -1):
         for i in range(len(q.words) - n + 1):
-            if _contains(folded, " ".join(q.words[i:i + n])):
+            if patterns.contains(folded, " ".join(q.words[i:i + n])):
                 return min(1.0, n / useful)
     return 0.0
 
 
 def names(folded_text: str, entity: str) -> bool:
     """The text names the entity: verbatim, or for long names most of their syllables (Los Angeles Clippers)."""
-    if _contains(folded_text, entity):
+    if patterns.contains(folded_text, entity):
         return True
     syl = entity.split()
-    return len(syl) >= 3 and sum(_contains(folded_text, x) for x in syl) >= 2 * len(syl) / 3
-
-
-def _contains(folded_text: str, phrase: str) -> bool:
-    return _find(folded_text, phrase) >= 0
-
-
-def _find(text: str, phrase: str, start: int = 0) -> int:
-    """Where `phrase` first occurs in `text` from `start` as whole words, or -1 (str.find: no regex to compile
-    per question and sentence)."""
-    while (at := text.find(phrase, start)) >= 0:
-        end = at + len(phrase)
-        if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
-            return at
-        start = at + 1
-    return -1
+    return len(syl) >= 3 and sum(patterns.contains(folded_text, x) for x in syl) >= 2 * len(syl) / 3

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.intake.formats import iso_date
+from qa.text import patterns
 from qa.text.normalise import canonical, fold
 from qa.types import Document
 
@@ -110,10 +111,10 @@ def doc_mask(f: Filters, table: DocTable) -> np.ndarray:
     return keep
 
 
-_DAY = re.compile(r"\b(\d{1,2})[/-](\d{1,2})[/-]((?:19|20)\d\d)\b")
-_MONTH = re.compile(r"\b(?:thang\s+(\d{1,2})\s*(?:[/-]|\s+nam)|(\d{1,2})[/-])\s*((?:19|20)\d\d)\b")
-_QUARTER = re.compile(r"\bquy\s+(1|2|3|4|i|ii|iii|iv)\s*(?:/|-|\s+nam\s+)\s*((?:19|20)\d\d)\b")
-_YEAR = re.compile(r"\bnam\s+((?:19|20)\d\d)\b")
+_DAY = re.compile(rf"\b{patterns.DMY}\b")
+_MONTH = re.compile(patterns.MONTH_YEAR)
+_QUARTER = re.compile(patterns.QUARTER_YEAR)
+_YEAR = re.compile(patterns.NAMED_YEAR)
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 
 

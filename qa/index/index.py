@@ -8,7 +8,6 @@ documents of all segments, so results are those of one index freshly built from 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -24,16 +23,17 @@ from qa.answer import read
 from qa.answer import rules as answerer
 from qa.config import Settings
 from qa.index import bm25 as bm25_mod
-from qa.index import dense, fuse, lexicon, milvus, segment, store, vectors
+from qa.index import dense, lexicon, segment, store, vectors
 from qa.index import filters as filters_mod
+from qa.index.retrieve import retriever_for
 from qa.index.segment import Segment
 from qa.index.store import FORMAT, IndexProblem, corpus_hash, read_manifest, writer_lock
 from qa.models import embed
-from qa.text.normalise import clean, fold_aligned, terms
+from qa.text.normalise import fold_aligned, terms
+from qa.text.question import check_question, search_text
 from qa.text.split import ChunkTable
 from qa.types import Answer, Document, Hit
 
-log = logging.getLogger("qa")
 MODES = ("hybrid", "bm25", "dense")
 LOAD_ATTEMPTS = 20  # a loader whose files a writer removed reads the new manifest, as long as they keep changing
 
@@ -68,7 +68,7 @@ class Index:
         for x in segs:
             dense.tune(x.vectors, s.hnsw_ef_search)
         self._lock = threading.Lock()
-        self._milvus: str | None = None  # the name of its Milvus collection, once brought in step (qa/index/milvus.py)
+        self.retriever = retriever_for(self)  # its own arrays, or Milvus (qa/index/retrieve.py)
         self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
         self._table: filters_mod.DocTable | None = None  # dates, sources, categories: made at the first filter
 
@@ -87,11 +87,11 @@ class Index:
         f = filters_mod.parse(filters)
         query = {}
         if mode in ("hybrid", "bm25"):
-            query["bm25"] = terms(answerer.search_text(question))
+            query["bm25"] = terms(search_text(question))
         if mode in ("hybrid", "dense"):
             query["dense"] = embed.encode(self.model(), [question], "query")[0]
         sides = list(query)
-        fused = self._retrieve(query, pool, f)
+        fused = self.retriever.retrieve(query, pool, f)
         if window := self._period(question, f):
             dated = filters_mod.in_period(window, self._doc_table())[self.chunks.doc]
             fused.sort(key=lambda x: not dated[x[0]])  # stable: in-period chunks first, each side in fused order
@@ -132,26 +132,7 @@ class Index:
         question = check_question(question, self.settings.max_question_chars)
         return generation.stream(self.settings, question, self.ask(question, k, mode, filters, generate=False))
 
-    def _retrieve(self, query: dict, pool: int, f: filters_mod.Filters | None) -> list[tuple[int, float, list]]:
-        """The `pool` best chunks of each side of `query` ("bm25": terms, "dense": a vector) that pass `f`,
-        fused: from the index's own arrays, or from Milvus when that is the store."""
-        s = self.settings
-        weights = [s.bm25_weight if side == "bm25" else s.dense_weight for side in query]
-        if s.store != "local":
-            sides = {side: milvus.query_weights(self.bm25, q) if side == "bm25" else q for side, q in query.items()}
-            if s.milvus_fusion == "milvus" and len(sides) == 2:
-                return milvus.hybrid(self, sides, pool, f)
-            lists = milvus.search(self, sides, pool, f)
-            return fuse.rrf([lists[side] for side in query], weights, s.rrf_k)
-        allowed = self._allowed(f)
-        if allowed is not None and not allowed.any():
-            return []
-        lists = [self.bm25.top(q, pool, allowed) if side == "bm25" else
-                 dense.search([x.vectors for x in self.segments], self.chunk_offsets, q, pool, allowed, s.filter_exact_chunks)
-                 for side, q in query.items()]
-        return fuse.rrf(lists, weights, s.rrf_k)
-
-    def _allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
+    def allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
         """The live chunks that pass `f` (None: all chunks)."""
         if f is None:
             return self.live
@@ -241,7 +222,7 @@ class Index:
         return f"s{self.manifest.get('next_segment', 0) + n:06d}"
 
     def _with(self, segs: list[Segment], t0: float, made: int) -> "Index":
-        idx = _assemble(self.settings, segs, {**self.manifest, "next_segment": self.manifest.get("next_segment", 0) + made}, t0)
+        idx = assemble(self.settings, segs, {**self.manifest, "next_segment": self.manifest.get("next_segment", 0) + made}, t0)
         idx.path = self.path
         return idx
 
@@ -261,18 +242,8 @@ class Index:
 
     def _write(self, path: Path) -> Path:
         self.manifest, self.path = store.save(path, self.segments, self.manifest), path
-        if self.settings.store != "local":
-            self.push()
+        self.retriever.push()
         return path
-
-    def push(self) -> None:
-        """Bring the Milvus collection in step with this index, whose folder the caller writes (holds its
-        lock). The folder is published first: when Milvus fails, it is said and the next open pushes."""
-        try:
-            self._milvus = milvus.push(self)
-        except milvus.MilvusProblem as e:
-            log.warning("%s; the index at %s is saved, and its next open brings Milvus in step", e, self.path)
-
 
 def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None,
           known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None) -> Index:
@@ -286,11 +257,11 @@ def build(docs: list[Document], settings: Settings, progress: bool = False, sour
     chunks = ChunkTable.split(docs, settings)
     vecs = vectors.encode_chunks(settings, chunks, progress, known, checkpoint, len(docs))
     segs = [segment.make(f"s{1:06d}", docs, chunks, vecs, settings)] if docs else []
-    return _assemble(settings, segs, {"corpus_dir": str(Path(source).resolve()) if source else None,
+    return assemble(settings, segs, {"corpus_dir": str(Path(source).resolve()) if source else None,
                                       "dimension": int(vecs.shape[1]), "next_segment": 1}, t0)
 
 
-def _assemble(settings: Settings, segs: list[Segment], manifest: dict, t0: float) -> Index:
+def assemble(settings: Settings, segs: list[Segment], manifest: dict, t0: float) -> Index:
     """An index of `segs`, its manifest saying what it holds and how it was made."""
     live = [x.digests[~x.deleted] for x in segs]
     manifest = {**manifest, "model": settings.embed_model, "backend": settings.embed_backend,
@@ -331,16 +302,6 @@ def _reused(seg: Segment | None, entry: dict, path: Path) -> Segment | None:
         return seg
     deleted = store.read_tombstone(path, entry, len(seg.docs))
     return dataclasses.replace(seg, deleted=deleted, tombstone=entry.get("tombstone"))
-
-
-def check_question(question, limit: int) -> str:
-    """The question, stripped and cut to `limit` characters; ValueError when it is empty or not text."""
-    if not isinstance(question, str):
-        raise ValueError("the question must be text")
-    question = clean(question).strip()
-    if not question:
-        raise ValueError("the question is empty: type a question, e.g. \"Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?\"")
-    return question[:limit]
 
 
 def _settings_of(settings: Settings, manifest: dict) -> Settings:

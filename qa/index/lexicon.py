@@ -1,4 +1,4 @@
-"""The names and places the answerer knows (`answer.Lexicon`), from counts kept per segment.
+"""The names and places the readers know (`qa.types.Lexicon`), from counts kept per segment.
 
 A bigram is a name when at least NAME_SHARE of its occurrences in the indexed chunks are written
 capitalised (Vĩnh Phúc, not "giá bao", which the name Gia Bảo would otherwise make a name in every "giá bao
@@ -18,9 +18,12 @@ from functools import cached_property
 
 import numpy as np
 
-from qa.answer.rules import _CAP_RUN, _PLACE_WORDS, NAME_SHARE, Lexicon, _named_after, _person_like
 from qa.index.bm25 import BM25, term_hashes
+from qa.text import patterns
 from qa.text.normalise import fold, fold_aligned, terms
+from qa.types import Lexicon
+
+NAME_SHARE = 0.5  # of a bigram's occurrences written capitalised, for the lexicon to take it as a name
 
 
 @dataclass
@@ -92,13 +95,13 @@ def found(text: str) -> tuple[Counter[str], set[str]]:
     """The folded bigrams of a text's capitalised runs, with counts, and the places named after place words
     ("UBND tỉnh Vĩnh Phúc Nguyễn Văn Trì": the place ends at the person)."""
     capitalised: Counter[str] = Counter()
-    for m in _CAP_RUN.finditer(text):
+    for m in patterns.CAP_RUN.finditer(text):
         syl = fold(m.group()).split()
         capitalised.update(" ".join(syl[i:i + 2]) for i in range(len(syl) - 1))
     places = set()
-    for a, b in _named_after(_PLACE_WORDS, text, fold_aligned(text)):
+    for a, b in patterns.named_after(patterns.PLACE_WORDS, text, fold_aligned(text)):
         syl = fold(text[a:b]).split()
-        cut = next((i for i in range(len(syl)) if _person_like(syl[i:])), len(syl))
+        cut = next((i for i in range(len(syl)) if patterns.person_like(syl[i:])), len(syl))
         if cut:
             places.add(" ".join(syl[:cut]))
     return capitalised, places

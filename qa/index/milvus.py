@@ -28,8 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from qa.config import Settings
-from qa.index.bm25 import BM25
-from qa.index.filters import Filters, name_key
+from qa.index.filters import name_key
 from qa.index.store import read_manifest, writer_lock
 
 log = logging.getLogger("qa")
@@ -101,19 +100,16 @@ def collection_name(idx) -> str:
 
 
 # -- keeping a collection in step --------------------------------------------------------------------------
-def ensure(idx) -> str:
-    """The name of the index's collection, pushed first when it is out of step, once per index object. Only
-    the newest version of a saved index pushes, and only while no writer is at work (the writer pushes when
-    it is done): an older version being read never turns the collection back."""
+def in_step(idx) -> str:
+    """The name of the index's collection, pushed first when it is out of step. Only the newest version of a
+    saved index pushes, and only while no writer is at work (the writer pushes when it is done): an older
+    version being read never turns the collection back."""
     with _push_lock:
-        if idx._milvus is None:
-            if idx.path is None:
-                idx._milvus = push(idx)
-            else:
-                with writer_lock(idx.path, wait=False) as mine:
-                    newest = (read_manifest(idx.path) or {}).get("corpus_hash") == idx.manifest.get("corpus_hash")
-                    idx._milvus = push(idx) if mine and newest else collection_name(idx)
-        return idx._milvus
+        if idx.path is None:
+            return push(idx)
+        with writer_lock(idx.path, wait=False) as mine:
+            newest = (read_manifest(idx.path) or {}).get("corpus_hash") == idx.manifest.get("corpus_hash")
+            return push(idx) if mine and newest else collection_name(idx)
 
 
 def push(idx) -> str:
@@ -267,82 +263,12 @@ def _fit(text: str) -> str:
     return text.encode("utf-8")[:TEXT].decode("utf-8", "ignore")
 
 
-# -- searching ---------------------------------------------------------------------------------------------
-def query_weights(bm25: BM25, query: list[str]) -> dict[int, float]:
-    """The question's side: idf × count of each of its terms present in the live chunks, by term key."""
-    hashes, weights = bm25.query_weights(query)
-    out: dict[int, float] = {}
-    for h, w in zip((hashes % TERM_SPACE).tolist(), weights.tolist()):
-        out[h] = out.get(h, 0.0) + w
-    return out
-
-
-def expression(f: Filters | None) -> str:
-    """Filters as a Milvus filter expression (strings written as JSON literals: quotes and backslashes escaped)."""
-    if f is None:
-        return ""
-    parts = []
-    if f.since or f.until:
-        parts.append('date != ""')
-    if f.since:
-        parts.append(f"date >= {json.dumps(f.since)}")
-    if f.until:
-        parts.append(f"date <= {json.dumps(f.until)}")
-    for field_name, values in (("source", f.sources), ("category", f.categories), ("doc_id", f.doc_ids)):
-        if values:
-            parts.append(f"{field_name} in {json.dumps(list(values), ensure_ascii=False)}")
-    return " and ".join(parts)
-
-
-def search(idx, sides: dict, n: int, f: Filters | None) -> dict[str, list[int]]:
-    """Chunk positions from Milvus, a ranked list for each side given: "dense" (the question's vector),
-    "bm25" (its `query_weights`)."""
-    c, name, expr = client(idx.settings), ensure(idx), expression(f)
-    out = {}
-    for side, data in sides.items():
-        field, param = _request(idx.settings, side, n)
-        found = _call(idx, name, lambda: c.search(name, [data], anns_field=field, limit=n, filter=expr,
-                                                  output_fields=["id"], search_params=param,
-                                                  timeout=idx.settings.milvus_timeout)[0]) if len(data) else []
-        out[side] = [p for h in found if (p := position(idx, h["id"])) is not None]
-    return out
-
-
-def hybrid(idx, sides: dict, n: int, f: Filters | None) -> list[tuple[int, float, list[int | None]]]:
-    """Both sides fused by Milvus (`hybrid_search` with RRFRanker(rrf_k), which knows no side weights), as
-    fuse.rrf gives them: (position, score, ranks: unknown)."""
-    from pymilvus import AnnSearchRequest, RRFRanker
-
-    s, c, name, expr = idx.settings, client(idx.settings), ensure(idx), expression(f)
-    reqs = [AnnSearchRequest([data], *_request(s, side, n), n, expr=expr or None) for side, data in sides.items() if len(data)]
-    found = _call(idx, name, lambda: c.hybrid_search(name, reqs, RRFRanker(s.rrf_k), limit=2 * n, output_fields=["id"],
-                                                     timeout=s.milvus_timeout)[0]) if reqs else []
-    return [(p, float(h["distance"]), [None] * len(sides)) for h in found if (p := position(idx, h["id"])) is not None]
-
-
-def _request(s: Settings, side: str, n: int) -> tuple[str, dict]:
-    if side == "bm25":
-        return "sparse", {"metric_type": "IP"}
-    return "dense", {"metric_type": "IP"} if is_lite(s) else {"metric_type": "IP", "params": {"ef": max(s.hnsw_ef_search, n)}}
-
-
-def _call(idx, name: str, request):
+def call(settings: Settings, name: str, request):
+    """`request()`, a search of collection `name`; a failure is one MilvusProblem line."""
     try:
         return request()
     except Exception as e:  # noqa: BLE001 - pymilvus raises several kinds; the user needs the one line
-        raise MilvusProblem(f"Milvus at {uri(idx.settings)} could not search {name}: {_said(e)}") from None
-
-
-def position(idx, key: int) -> int | None:
-    """The live chunk position of a Milvus key (None for a row the index does not hold, e.g. mid-push)."""
-    if getattr(idx, "_key_positions", None) is None:  # one attribute: threads see both arrays or neither
-        keys = np.concatenate([x.keys for x in idx.segments]) if idx.segments else np.zeros(0, np.int64)
-        live = np.flatnonzero(idx.live) if idx.live is not None else np.arange(len(keys))
-        order = live[np.argsort(keys[live])]  # a re-added article's dead copy shares its keys: live ones only
-        idx._key_positions = (keys[order], order)
-    ordered, order = idx._key_positions
-    i = int(np.searchsorted(ordered, key))
-    return int(order[i]) if i < len(ordered) and ordered[i] == key else None
+        raise MilvusProblem(f"Milvus at {uri(settings)} could not search {name}: {_said(e)}") from None
 
 
 def _said(e: BaseException) -> str:

@@ -82,7 +82,7 @@ def open_or_build(path: Path, docs: list[Document], settings: Settings, progress
                     new.manifest["corpus_dir"] = folder
                     new.save(path, lock=False)
                 elif settings.store != "local":
-                    new.push()  # an index first opened with this store fills its collection now
+                    new.retriever.push()  # an index first opened with this store fills its collection now
                 shutil.rmtree(checkpoint, ignore_errors=True)
                 return new, changes
         except IndexProblem as e:

@@ -15,6 +15,8 @@ import re
 
 import regex
 
+from qa.text import patterns
+
 TEXT_SUFFIXES = {".txt", ".md"}  # read in the calling process: nothing there can hang
 PARSED_SUFFIXES = {".html", ".htm", ".pdf", ".docx"}  # read in a worker process, under a time limit
 SUFFIXES = TEXT_SUFFIXES | PARSED_SUFFIXES
@@ -24,8 +26,8 @@ NO_ARTICLE = "no article text found in the page"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _DATELINE = regex.compile(  # a line opening with a place name of capitalised words, then the date: "TP.HCM, 3/9/2020"
     r"^\(?\p{Lu}[\p{L}.]*(?:[ \t]+\p{Lu}[\p{L}.]*){0,3}\)?[ \t]*,[ \t]*(?:ngày[ \t]+)?"
-    r"(\d{1,2})[ \t]*[/.-][ \t]*(\d{1,2})[ \t]*[/.-][ \t]*(\d{4})\b", regex.M)
-_DMY = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})")
+    rf"{patterns.DMY}\b", regex.M)
+_DMY = re.compile(rf"^\s*{patterns.DMY}")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
