@@ -96,7 +96,7 @@ def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[
     return out
 
 
-class Reader:
+class SpanReader:
     """The int8 ONNX reader with its tokenizer; `read` gives each passage's best span."""
 
     def __init__(self, onnx_file: Path, base: Path, meta: dict, threads: int = 0):
@@ -129,7 +129,7 @@ class Reader:
 _loading = threading.Lock()
 
 
-def load_reader(settings: Settings, weights: Path | None = None) -> Reader:
+def load_reader(settings: Settings, weights: Path | None = None) -> SpanReader:
     """The reader, loaded once per process for the weights as they are on disk (rewritten weights, as by
     training, are loaded anew); its ONNX file is made on first use (see convert.ensure_reader_onnx)."""
     weights = Path(weights or settings.reader_weights)
@@ -139,12 +139,12 @@ def load_reader(settings: Settings, weights: Path | None = None) -> Reader:
 
 
 @lru_cache(maxsize=2)
-def _load(weights: str, stamp: tuple, cache_dir: str, threads: int) -> Reader:
+def _load(weights: str, stamp: tuple, cache_dir: str, threads: int) -> SpanReader:
     from qa.models.convert import ensure_converted, ensure_reader_onnx
 
     meta = read_meta(Path(weights))
     base = ensure_converted(Path(cache_dir))
-    return Reader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
+    return SpanReader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
 
 
 def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:
@@ -185,14 +185,13 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
     return chosen
 
 
-def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf, lexicon: Lexicon,
+def answer(reader: SpanReader, q: rules.Question, candidates: list[rules.Candidate], lexicon: Lexicon,
            settings: Settings) -> Answer:
     """The reader's best span over the chosen windows, or not found when no span beats the no-answer score
     by the calibrated threshold (or, with `reader_checks`, none is of the asked type)."""
-    q = rules.analyse(question, idf, lexicon)
     chosen = windows(q, candidates, settings)
     texts = {c[0].doc_id: c[1] for c in candidates}
-    spans = reader.read(question, [texts[h.doc_id][a:b] for h, a, b in chosen])
+    spans = reader.read(q.text, [texts[h.doc_id][a:b] for h, a, b in chosen])
     ranked = sorted((s for s in spans if s is not None), key=lambda s: -s.margin)
     for s in ranked:
         if s.margin <= reader.threshold:
@@ -209,10 +208,10 @@ def answer(reader: Reader, question: str, candidates: list[rules.Candidate], idf
         if settings.reader_checks and not _typed(q, text, start, end, lexicon.places):
             continue
         sentence = next(((x, y) for c in candidates if c[0] is hit for x, y in c[3] if x <= start < y), (start, end))
-        return Answer(question, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
+        return Answer(q.text, text[start:end], True, text[sentence[0]:sentence[1]], [hit], q.kind,
                       sentence, (start, end), round(reader.confidence(s.margin), 3))
     below = [s.margin for s in ranked if s.margin <= reader.threshold]  # the best span that did not make it
-    return Answer(question, "", False, "", [], q.kind, confidence=round(reader.confidence(below[0]), 3) if below else 0.0)
+    return Answer(q.text, "", False, "", [], q.kind, confidence=round(reader.confidence(below[0]), 3) if below else 0.0)
 
 
 def _typed(q: rules.Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:

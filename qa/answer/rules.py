@@ -123,10 +123,8 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Que
 Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, its folded form, sentence spans
 
 
-def answer(question: str, candidates: list[Candidate], idf: Callable[[str], float], lexicon: Lexicon,
-           min_coverage: float) -> Answer:
+def answer(q: Question, candidates: list[Candidate], lexicon: Lexicon, min_coverage: float) -> Answer:
     """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit."""
-    q = analyse(question, idf, lexicon)
     total = sum(q.weights.values()) or 1.0
     best = None
     seen: set[tuple[str, int]] = set()
@@ -155,11 +153,11 @@ def answer(question: str, candidates: list[Candidate], idf: Callable[[str], floa
             if best is None or score > best[0]:
                 best = (score, hit, text, a, b, short)
     if best is None:
-        return Answer(question, "", False, "", [], q.kind)
+        return Answer(q.text, "", False, "", [], q.kind)
     _, hit, text, a, b, (sa, sb, _) = best
     short = text[a + sa:a + sb].strip(" ,.;:")
     sa = a + sa + max(text[a + sa:a + sb].find(short), 0)
-    return Answer(question, short, True, text[a:b], [hit], q.kind, (a, b), (sa, sa + len(short)))
+    return Answer(q.text, short, True, text[a:b], [hit], q.kind, (a, b), (sa, sa + len(short)))
 
 
 class Short(NamedTuple):

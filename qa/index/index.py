@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import generate as generation
-from qa.answer import read
-from qa.answer import rules as answerer
+from qa.answer import rules
+from qa.answer.readers import reader_for
 from qa.config import Settings
 from qa.index import bm25 as bm25_mod
 from qa.index import dense, lexicon, segment, store, vectors
@@ -69,6 +69,7 @@ class Index:
             dense.tune(x.vectors, s.hnsw_ef_search)
         self._lock = threading.Lock()
         self.retriever = retriever_for(self)  # its own arrays, or Milvus (qa/index/retrieve.py)
+        self.reader = reader_for(s)  # rules, the learned reader, or both in turn (qa/answer/readers.py)
         self._folded: OrderedDict[str, str] = OrderedDict()  # the most recently read documents'
         self._table: filters_mod.DocTable | None = None  # dates, sources, categories: made at the first filter
 
@@ -78,13 +79,18 @@ class Index:
         """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`), among
         those that pass `filters` (see qa/index/filters.py: since, until, source, category, doc_ids)."""
         question = check_question(question, self.settings.max_question_chars)
+        f = filters_mod.parse(filters)
+        return self._search(question, k, mode, f, self._period(question, f))
+
+    def _search(self, question: str, k: int | None, mode: str, f: filters_mod.Filters | None,
+                window: tuple[str, str] | None) -> list[Hit]:
+        """`search` for a question already checked, its filters parsed and the period it names found."""
         k = self.settings.k if k is None else int(k)
         if k < 1:
             raise ValueError("k must be at least 1")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         pool = max(self.settings.pool, k)
-        f = filters_mod.parse(filters)
         query = {}
         if mode in ("hybrid", "bm25"):
             query["bm25"] = terms(search_text(question))
@@ -92,7 +98,7 @@ class Index:
             query["dense"] = embed.encode(self.model(), [question], "query")[0]
         sides = list(query)
         fused = self.retriever.retrieve(query, pool, f)
-        if window := self._period(question, f):
+        if window:
             dated = filters_mod.in_period(window, self._doc_table())[self.chunks.doc]
             fused.sort(key=lambda x: not dated[x[0]])  # stable: in-period chunks first, each side in fused order
         hits = []
@@ -109,18 +115,13 @@ class Index:
         its answer from the citations, checked (qa/answer/generate.py)."""
         question = check_question(question, self.settings.max_question_chars)
         f = filters_mod.parse(filters)
-        hits = self.search(question, max(k or self.settings.k, self.settings.answer_hits), mode, f)
+        window = self._period(question, f)
+        hits = self._search(question, max(k or self.settings.k, self.settings.answer_hits), mode, f, window)
         top = hits[: self.settings.answer_hits]
-        if window := self._period(question, f):  # articles of the period named, if any
+        if window:  # articles of the period named, if any
             top = [h for h in top if window[0] <= h.date <= window[1]] or top
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
-        for name in self.settings.reader.split("+"):  # the first named, then the next where it found nothing
-            if name == "rules":
-                ans = answerer.answer(question, candidates, self.idf, self.lexicon, self.settings.min_coverage)
-            else:
-                ans = read.answer(self.reader(), question, candidates, self.idf, self.lexicon, self.settings)
-            if ans.found:
-                break
+        ans = self.reader.answer(rules.analyse(question, self.idf, self.lexicon), candidates, self.lexicon)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         ans = dataclasses.replace(ans, citations=cited[: k or self.settings.k])
         return generation.answer(self.settings, question, ans) if generate else ans
@@ -228,9 +229,6 @@ class Index:
 
     def model(self):
         return embed.load_model(self.settings)
-
-    def reader(self):
-        return read.load_reader(self.settings)
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | Path, lock: bool = True) -> Path:
