@@ -26,9 +26,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 
 import qa  # noqa: E402
-from qa.answer import followup
-from qa.answer import generate as generation
-from qa.answer.cite import NOT_FOUND
+from qa.answer.cite import format_answer, plain_markdown
 from qa.config import Settings
 from qa.index import filters
 from qa.index.index import MODES
@@ -37,6 +35,7 @@ from qa.index.store import IndexProblem
 from qa.intake import corpus, formats
 from qa.serve import api
 from qa.serve.library import Added, Library
+from qa.text.question import check_question
 from qa.types import Answer, Document, Hit
 
 EXAMPLES = [
@@ -46,13 +45,10 @@ EXAMPLES = [
     "ha noi tang vinh phuc bao nhieu tien",
 ]
 MODE_LABELS = {"hybrid": "Kết hợp (BM25 + vector)", "bm25": "BM25 (từ khóa)", "dense": "Vector (ngữ nghĩa)"}
-MAX_TURNS, MAX_CONVERSATIONS = 10, 1000  # earlier questions kept per session, and sessions kept
-CONTEXT_CHARS = 600  # of the article shown around a passage when it is expanded
 REJECTED = {corpus.BINARY: "tệp nhị phân, không phải văn bản", corpus.NOT_UTF8: "không phải văn bản UTF-8",
             corpus.EMPTY: "tệp rỗng", formats.NO_TEXT_LAYER: "PDF không có lớp chữ (bản quét): cần nhận dạng chữ (OCR) trước",
             formats.NO_ARTICLE: "không tìm thấy nội dung bài báo trong trang",
             corpus.NO_RECORDS: "không có bản ghi nào (mỗi dòng một đối tượng {\"id\", \"title\", \"text\"})"}
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 log = logging.getLogger("qa")
 
@@ -79,35 +75,13 @@ def _vietnamese(reason: str) -> str:
 
 
 # -- what the page shows ------------------------------------------------------------------------------
-def _plain(text: str) -> str:
-    """Document text for Markdown: shown as written, never interpreted as HTML or Markdown."""
-    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
-
-
 def reply(ans: Answer, writing: str | None = None) -> str:
-    """The chat message: the short answer with its marker and sentence, or "not found"; beneath, what the
-    model wrote, each sentence marked when the check could not verify it (`writing`: its text so far)."""
-    if not ans.found:
-        text = f"{NOT_FOUND}\n\nCác đoạn gần nhất vẫn được liệt kê ở phần Nguồn." if ans.citations else NOT_FOUND
-    else:
-        others = " ".join(f"[{i}]" for i in range(2, len(ans.citations) + 1))
-        sure = f" (độ tin cậy {ans.confidence:.0%})" if ans.confidence is not None else ""
-        text = (f"**{_plain(ans.text)}** [1]{sure}\n\n> {_plain(ans.sentence)}\n\n"
-                f"Nguồn: [1] {_plain(ans.citations[0].title)} ({ans.citations[0].doc_id})"
-                + (f"; các đoạn liên quan {others}" if others else ""))
-    if writing is not None:
-        return text + f"\n\n---\n**Mô hình đang viết…**\n\n{_plain(writing)}"
-    if ans.generated:
-        head = "đã kiểm chứng với nguồn" if ans.generated_verified else "có ý chưa kiểm chứng được với nguồn"
-        lines = [_plain(x.text) if x.verified else f"⚠ {_plain(x.text)} *(không thấy trong nguồn được dẫn: "
-                 f"{_plain(', '.join(x.unsupported))})*" for x in ans.generated_sentences]
-        text += f"\n\n---\n**Mô hình viết** ({head}):\n\n" + "\n\n".join(lines)
-    if ans.notice:
-        text += f"\n\n*{_plain(ans.notice)}*"
-    return text
+    """The chat message (qa/answer/cite.py): the short answer and its sentence, or "not found"; what a model
+    wrote beneath (`writing`: its text so far)."""
+    return format_answer(ans, markdown=True, writing=writing)
 
 
-def sources(ans: Answer | None, idx: qa.Index) -> str:
+def sources(ans: Answer | None, idx: qa.Index, context_chars: int = Settings.page_context_chars) -> str:
     """The sources panel (HTML, every piece of document text escaped): one card per article, with its title,
     date, source and a link to the original, and its cited passages beneath (the answer highlighted);
     expanding a passage shows the article around it."""
@@ -117,29 +91,29 @@ def sources(ans: Answer | None, idx: qa.Index) -> str:
     by_article: dict[str, list[tuple[int, Hit]]] = {}
     for n, hit in enumerate(ans.citations, 1):
         by_article.setdefault(hit.doc_id, []).append((n, hit))
-    cards = [_article(idx.document(doc_id), cited, ans.answer_span if ans.found else None)
+    cards = [_article(idx.document(doc_id), cited, ans.answer_span if ans.found else None, context_chars)
              for doc_id, cited in by_article.items()]
     return f"<div class='qa-sources'><h3>{label}</h3>{''.join(cards)}</div>"
 
 
-def _article(doc: Document, cited: list[tuple[int, Hit]], span: tuple[int, int] | None) -> str:
+def _article(doc: Document, cited: list[tuple[int, Hit]], span: tuple[int, int] | None, context_chars: int) -> str:
     about = " · ".join(html.escape(x) for x in (doc.date, doc.source) if x)
     link = (f" <a href='{html.escape(doc.url)}' target='_blank' rel='noopener noreferrer'>bài gốc</a>"
             if doc.url.startswith(("http://", "https://")) else "")
     head = (f"<div><b>{html.escape(doc.title)}</b> <code>{html.escape(cited[0][1].doc_id)}</code>"
             f"{' — ' + about if about else ''}{link}</div>")
-    passages = "".join(_passage(n, hit, doc, span if n == 1 else None) for n, hit in cited)
+    passages = "".join(_passage(n, hit, doc, span if n == 1 else None, context_chars) for n, hit in cited)
     return f"<div class='qa-article'>{head}{passages}</div>"
 
 
-def _passage(n: int, hit: Hit, doc: Document, span: tuple[int, int] | None) -> str:
+def _passage(n: int, hit: Hit, doc: Document, span: tuple[int, int] | None, context_chars: int) -> str:
     text = doc.text
     if span and hit.start <= span[0] < span[1] <= hit.end:
         passage = (html.escape(text[hit.start:span[0]]) + "<mark>" + html.escape(text[span[0]:span[1]]) + "</mark>"
                    + html.escape(text[span[1]:hit.end]))
     else:
         passage = html.escape(hit.text)
-    a, b = max(0, hit.start - CONTEXT_CHARS), min(len(text), hit.end + CONTEXT_CHARS)
+    a, b = max(0, hit.start - context_chars), min(len(text), hit.end + context_chars)
     context = (("…" if a else "") + html.escape(text[a:hit.start]) + f"<strong>{passage}</strong>"
                + html.escape(text[hit.end:b]) + ("…" if b < len(text) else ""))
     return (f"<div class='qa-source' id='source-{n}'><p><b>[{n}]</b> {passage}</p>"
@@ -170,11 +144,9 @@ def page(lib: Library) -> gr.Blocks:
             gr.Warning("Hãy nhập một câu hỏi, ví dụ: " + EXAMPLES[0])
             yield history, gr.update(), question
             return
-        idx = lib.fresh()  # with what another process (a sync) published
-        meant = followup.rewrite(question, asked, lib.settings)
         try:
-            ans = idx.ask(meant, int(k), mode, {"since": since, "until": until, "source": source or None,
-                                                "category": category or None}, generate=False)
+            events = lib.ask_stream(question, int(k), mode, {"since": since, "until": until, "source": source or None,
+                                                             "category": category or None}, asked)
         except MilvusProblem as e:
             gr.Warning(f"Không tìm được trong Milvus: {e}")
             yield history, gr.update(), question
@@ -187,11 +159,14 @@ def page(lib: Library) -> gr.Blocks:
             gr.Warning("Bộ lọc chưa đúng: ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
             yield history, gr.update(), question
             return
-        shown = _plain(question) + (f"\n\n*(hiểu là: {_plain(meant)})*" if meant != question else "")
-        history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply(ans)}]
-        written = ""
-        for event in generation.stream(lib.settings, meant, ans):  # tokens as the model writes them
-            if "token" in event:
+        written, ans, meant = "", None, question
+        for event in events:  # the reader's answer, then tokens as a model writes them, then the answer
+            if "read" in event:
+                ans, meant = event["read"], event["read"].question
+                rewritten = meant != check_question(question, lib.settings.max_question_chars)  # a follow-up
+                shown = plain_markdown(question) + (f"\n\n*(hiểu là: {plain_markdown(meant)})*" if rewritten else "")
+                history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply(ans)}]
+            elif "token" in event:
                 written += event["token"]
                 history[-1]["content"] = reply(ans, written)
                 yield history, gr.update(), ""
@@ -199,17 +174,17 @@ def page(lib: Library) -> gr.Blocks:
                 ans = event["answer"]
         history[-1]["content"] = reply(ans)
         with turns:
-            conversations[session] = (asked + [meant])[-MAX_TURNS:]
+            conversations[session] = (asked + [meant])[-lib.settings.page_turns:]
             conversations.move_to_end(session)
-            while len(conversations) > MAX_CONVERSATIONS:
+            while len(conversations) > lib.settings.page_conversations:
                 conversations.popitem(last=False)
-        yield history, sources(ans, idx), ""
+        yield history, sources(ans, lib.index, lib.settings.page_context_chars), ""
 
     def upload(files):
         if not files:
             return "Chưa chọn tệp nào.", count(), gr.update(), gr.update()
         lines = added_lines(lib.add([(getattr(f, "name", f), Path(getattr(f, "name", f)).read_bytes()) for f in files]))
-        return ("\n".join(f"- {_plain(line)}" for line in lines), count(), gr.update(choices=lib.sources()),
+        return ("\n".join(f"- {plain_markdown(line)}" for line in lines), count(), gr.update(choices=lib.sources()),
                 gr.update(choices=lib.categories()))
 
     def count():

@@ -31,7 +31,7 @@ from qa.text.split import (
     indexed_text,  # noqa: E402
 )
 
-NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
+NEWS = Settings.from_env().archive()
 
 
 def timed(fn, texts: list[str], repeat: int) -> tuple[float, np.ndarray]:

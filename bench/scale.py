@@ -40,7 +40,7 @@ from qa.models import embed
 from qa.text.normalise import terms  # noqa: E402
 from qa.text.split import ChunkTable, indexed_text  # noqa: E402
 
-NEWS = ROOT.parent / "shared" / "data" / "vn_news.jsonl.gz"
+NEWS = Settings.from_env().archive()
 FILTER_SHARES = (10, 100)  # filtered searches: to every 10th article, to every 100th
 
 

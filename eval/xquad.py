@@ -5,8 +5,10 @@ import json
 import os
 from pathlib import Path
 
-# Where the tests and bench/peer_haystack.py look for it: $XQUAD, else the shared data folder beside the project.
-DEFAULT_PATH = Path(os.environ.get("XQUAD") or Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad.vi.json")
+from qa.config import Settings
+
+# Where the tests and bench/peer_haystack.py look for it: $XQUAD, else the data folder (QA_DATA_DIR).
+DEFAULT_PATH = Path(os.environ.get("XQUAD") or Settings.from_env().xquad())
 
 
 def read_xquad(path: str | Path) -> tuple[list[dict], list[dict]]:

@@ -18,13 +18,21 @@ READERS = ("rules", "learned", "rules+learned", "learned+rules")  # who picks th
 class Settings:
     """Every tunable of the pipeline; `Settings.from_env()` applies QA_<NAME> variables."""
 
+    # -- where things are
+    corpus_dir: Path = ROOT / "seeds"
+    index_dir: Path = ROOT / "index" / "default"
+    cache_dir: Path = Path.home() / ".cache" / "qa"
+    data_dir: Path = ROOT.parent / "shared" / "data"  # the news archive, XQuAD-vi, SQuAD (training, eval, bench)
+    # -- split and embed
     embed_model: str = DEFAULT_MODEL  # a sentence-transformers name or path; the default needs no hub
     embed_backend: str = "onnx-int8"  # 2.7x faster than "torch" (fp32) here, XQuAD-vi R@1 within 0.5 points: docs/benchmarks.md
-    cache_dir: Path = Path.home() / ".cache" / "qa"
-    index_dir: Path = ROOT / "index" / "default"
-    corpus_dir: Path = ROOT / "seeds"
     chunk_size: int = 600  # characters per chunk
     chunk_overlap: int = 120  # characters shared by neighbouring chunks
+    batch_size: int = 32
+    checkpoint_chunks: int = 512  # chunks embedded between two checkpoints of an indexing run
+    threads: int = 0  # torch threads; 0 keeps torch's default
+    parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
+    # -- index and retrieve
     pool: int = 50  # candidates taken from each retriever before fusion
     hnsw_min_chunks: int = 50_000  # from this many chunks on, dense search uses an HNSW graph instead of exact
     hnsw_m: int = 32  # graph degree
@@ -37,6 +45,11 @@ class Settings:
     dense_weight: float = 1.0
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    bm25_sliced_from_chunks: int = 20_000  # from here on a segment's BM25 columns are read as slices (docs/benchmarks.md)
+    filter_exact_chunks: int = 30_000  # a filtered dense search over fewer chunks than this is exact (dense.top)
+    period_first: int = 1  # 1: a question naming a period ("tháng 3/2019") ranks articles dated in it first
+    period_grace_days: int = 31  # ...or, for a year, this soon after it (its figures come out in January): docs/evaluation.md
+    # -- read and answer
     k: int = 5  # hits returned
     answer_hits: int = 10  # top hits whose sentences the answerer reads
     folded_cache_docs: int = 2000  # documents whose diacritic-free form the answerer keeps (a few kB each)
@@ -46,19 +59,21 @@ class Settings:
     reader_passages: int = 6  # sentence windows the reader reads per question, in one batch
     reader_context_chars: int = 500  # a window's length at most: the same in training (training/questions.py)
     reader_checks: int = 1  # 1: a window must name the question's entities, an answer must be of the asked type
+    reader_max_answer_tokens: int = 24  # a span the reader picks is at most this long
+    reader_top_tokens: int = 16  # start and end candidates it considers per passage
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
-    batch_size: int = 32
-    checkpoint_chunks: int = 512  # chunks embedded between two checkpoints of an indexing run
-    threads: int = 0  # torch threads; 0 keeps torch's default
-    max_question_chars: int = 2000  # longer questions are cut, not refused
+    max_question_chars: int = 2000  # longer questions are cut (the JSON API refuses them: its schema says so)
+    # -- serve: the page and the JSON API
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
     port: int = 7860
     max_upload_bytes: int = 20_000_000  # per file added through the page (a PDF of a printed edition is a few MB)
-    filter_exact_chunks: int = 30_000  # a filtered dense search over fewer chunks than this is exact (dense.top)
-    period_first: int = 1  # 1: a question naming a period ("tháng 3/2019") ranks articles dated in it first
-    period_grace_days: int = 31  # ...or, for a year, this soon after it (its figures come out in January): docs/evaluation.md
+    max_history: int = 20  # earlier questions a request may send (a follow-up reads the last one)
+    page_turns: int = 10  # earlier questions the page keeps per conversation
+    page_conversations: int = 1000  # conversations the page keeps
+    page_context_chars: int = 600  # of the article shown around a passage when it is expanded
     api_key: str = field(default="", repr=False)  # with a key (or a keys file), /api needs it and the page a login
     api_keys_file: str = ""  # one key a line
+    # -- scale out: Milvus, Ray
     store: str = "local"  # where search runs: local (the index folder), milvus:PATH.db (Milvus Lite), http://HOST:19530
     milvus_token: str = field(default="", repr=False)  # a Milvus server's credentials ("user:password" or a key)
     milvus_collection: str = ""  # the index's collection; "" names it after the index folder's path
@@ -70,6 +85,7 @@ class Settings:
     ray_workers: int = 0  # embedding actors on the cluster, one model each; 0: one per ray_worker_cpus of the cluster
     ray_worker_cpus: int = 1  # CPUs (and onnxruntime threads) each actor takes
     ray_start_seconds: float = 600.0  # the workers must have loaded their models by then (a first use converts it)
+    # -- generated answers
     llm_url: str = ""  # an OpenAI-compatible server's base URL (http://127.0.0.1:8000/v1): generated answers, off when ""
     llm_model: str = "default"  # the model name the server expects
     llm_api_key: str = field(default="", repr=False)  # its key, never logged or shown; or a file of it:
@@ -78,7 +94,7 @@ class Settings:
     llm_max_tokens: int = 256  # an answer cut here is shown, checked, never as verified (a model that never stops)
     llm_passages: int = 5  # top citations the model reads, numbered [1]…
     llm_backoff_seconds: float = 30.0  # a server that failed is left alone this long (qa/answer/generate.py)
-    parse_seconds: float = 30.0  # a web page, PDF or Word file whose parser runs longer is skipped with a warning
+    followup_rewrite_seconds: float = 15.0  # the model's rewrite of a follow-up is short: the answer waits for it
 
     def __post_init__(self):
         if self.embed_backend not in BACKENDS:
@@ -118,6 +134,18 @@ class Settings:
         """Where documents added through the page are kept, beside the index (index/default-uploads), so a
         rebuild of the index includes them."""
         return self.index_dir.with_name(self.index_dir.name + "-uploads")
+
+    def archive(self) -> Path:
+        """The news archive, one article a line (its first 5,000 are never trained on)."""
+        return self.data_dir / "vn_news.jsonl.gz"
+
+    def xquad(self) -> Path:
+        """XQuAD-vi (measuring only)."""
+        return self.data_dir / "xquad.vi.json"
+
+    def squad(self) -> Path:
+        """SQuAD v1.1 train (the reader's training data)."""
+        return self.data_dir / "squad-v1.1-train.json.gz"
 
     def chunking(self) -> dict:
         """The settings an index depends on besides the model and the corpus."""

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.rules import analyse, classify, extract, question_entities, refers_back
+from qa.answer.rules import extract, refers_back
 from qa.index.lexicon import of_texts as entity_lexicon
 from qa.text.normalise import fold_aligned
-from qa.text.question import search_text
+from qa.text.question import analyse, classify, question_entities, search_text
 from qa.types import Lexicon
 
 

@@ -126,3 +126,15 @@ def test_every_route_keeps_to_its_schema(api):
             case.call_and_validate(headers=AUTH, checks=CHECKS)
 
         keeps_to_schema()
+
+
+def test_the_api_takes_the_filters_and_limits_the_pipeline_takes():
+    """Its request models follow qa/index/filters.py and Settings, so a new filter or limit cannot be forgotten."""
+    from qa.config import Settings
+    from qa.index import filters
+    from qa.serve import api as routes
+
+    assert tuple(routes.Filters.model_fields) == filters.KEYS
+    schema = routes.Ask.model_json_schema()["properties"]
+    assert schema["question"]["maxLength"] == Settings.max_question_chars
+    assert schema["history"]["maxItems"] == Settings.max_history

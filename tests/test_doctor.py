@@ -105,6 +105,6 @@ def test_a_language_model_server_that_is_down_is_a_problem(setup):
     from qa.answer import generate
 
     rc, lines = _doctor(dataclasses.replace(setup[0], llm_url="http://127.0.0.1:1/v1", llm_api_key="bi-mat"))
-    generate._down_until.clear()
+    generate.forget_failures()
     assert rc == 1 and any(line.startswith("PROBLEM language model: Không kết nối được") for line in lines), lines
     assert not any("bi-mat" in line for line in lines)

@@ -30,9 +30,9 @@ def llm(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def no_backoff():
     """Each test starts with no server marked as down."""
-    generate._down_until.clear()
+    generate.forget_failures()
     yield
-    generate._down_until.clear()
+    generate.forget_failures()
 
 
 def _with(idx, **settings):
@@ -98,7 +98,7 @@ def test_too_slow_is_one_timeout_then_a_pause(seed_index, llm):
     slow = _with(seed_index, llm_url=llm, llm_timeout=0.05)
     ans = slow.ask(CARD_QUESTION)
     assert ans.text == "3 tỷ đồng" and "không trả lời kịp" in ans.notice
-    assert llm in generate._down_until  # not asked again for a while
+    assert generate.resting_seconds(slow.settings) > 0  # not asked again for a while
     assert "sẽ thử lại sau" in slow.ask(CARD_QUESTION).notice
 
 
@@ -171,13 +171,13 @@ def test_a_refused_request_is_a_notice_and_no_pause_for_the_others(seed_index):
     """A 400 (a prompt too long for the model's context, say) faults that request, not the server."""
     with _sending(b'{"error": {"message": "context too long", "type": "invalid_request_error"}}', 400) as url:
         ans = _with(seed_index, llm_url=url).ask(CARD_QUESTION)
-        assert ans.text == "3 tỷ đồng" and "HTTP 400" in ans.notice and url not in generate._down_until
+        assert ans.text == "3 tỷ đồng" and "HTTP 400" in ans.notice and generate.resting_seconds(_with(seed_index, llm_url=url).settings) <= 0
         assert "sẽ thử lại" not in _with(seed_index, llm_url=url).ask(CARD_QUESTION).notice
 
 
 def test_a_resting_server_is_not_asked_to_rewrite_a_follow_up(settings):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    generate._down_until[url] = float("inf")
+    generate.rest(url, float("inf"))
     s = dataclasses.replace(settings, llm_url=url)
     assert not generate.available(s)
     assert followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], s) == "Hà Nội tặng Hà Nam bao nhiêu tiền?"

@@ -6,10 +6,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qa.answer.read import MAX_ANSWER_TOKENS, best_spans, encode_pairs, tokenizer_for
+from qa.answer.read import best_spans, encode_pairs, tokenizer_for
+from qa.config import Settings
 from qa.models.reader_files import read_meta, weight_files
 
 from .conftest import CARD_QUESTION, ROOT
+
+MAX_ANSWER_TOKENS, TOP = Settings().reader_max_answer_tokens, Settings().reader_top_tokens
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def test_best_span_against_no_answer():
     offsets = np.array([[[-1, -1], [-1, -1], [0, 2], [3, 5], [6, 9], [-1, -1]]])
     start = np.array([[1.0, 9.0, 2.0, 5.0, 0.0, 9.0]])  # token 1 and 5 are not passage text
     end = np.array([[1.0, 9.0, 0.0, 1.0, 4.0, 9.0]])
-    (span,) = best_spans(start, end, offsets)
+    (span,) = best_spans(start, end, offsets, MAX_ANSWER_TOKENS, TOP)
     assert (span.start, span.end) == (3, 9) and span.margin == pytest.approx(5 + 4 - 2)
 
 
@@ -50,7 +53,7 @@ def test_an_end_before_its_start_or_too_far_is_no_span():
     start[0, n - 1], end[0, 1] = 10.0, 10.0  # 20, but the best end is before the best start
     start[0, 2], end[0, 2 + MAX_ANSWER_TOKENS] = 3.0, 9.0  # 12, but one token too long
     start[0, 1] = 1.0  # 11: token 1 alone, the best span allowed
-    (span,) = best_spans(start, end, offsets)
+    (span,) = best_spans(start, end, offsets, MAX_ANSWER_TOKENS, TOP)
     assert (span.start, span.end, span.margin) == (1, 2, 11.0)
 
 
@@ -62,6 +65,8 @@ def test_the_shipped_readers_have_their_cards_and_fit_git(settings):
         assert all(f.stat().st_size <= 25_000_000 for f in weight_files(weights)), weights
         assert weights.with_suffix(".md").is_file()
         assert meta["layers_trained"] >= 1 and 0 <= meta["steps"] <= meta["planned_steps"]
+
+MAX_ANSWER_TOKENS, TOP = Settings().reader_max_answer_tokens, Settings().reader_top_tokens
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def _torch_and_onnx(weights, settings, pairs):
         with torch.no_grad():
             s, e = (t.numpy() for t in net(torch.from_numpy(ids), torch.from_numpy(mask)))
         so, eo, _ = reader.logits(question, [context])
-        a, b = read.best_spans(s, e, offsets)[0], read.best_spans(so, eo, offsets)[0]
+        a, b = read.best_spans(s, e, offsets, reader.max_tokens, reader.top)[0], read.best_spans(so, eo, offsets, reader.max_tokens, reader.top)[0]
         out.append((np.corrcoef(s[mask == 1], so[mask == 1])[0, 1], (a.start, a.end) == (b.start, b.end)))
     return out
 

@@ -27,6 +27,7 @@ from qa.config import Settings
 from qa.index import lexicon
 from qa.text import patterns
 from qa.text.normalise import fold, fold_aligned, has_diacritics
+from qa.text.question import QUESTION_WORDS
 from qa.text.split import sentences
 from qa.types import Document
 
@@ -277,7 +278,7 @@ def generate(docs: Iterable[Document], seed: int = 0, places: frozenset[str] | N
 
 
 def _content(text: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", fold(text)) if w not in rules.QUESTION_WORDS and not w.isdigit()}
+    return {w for w in re.findall(r"\w+", fold(text)) if w not in QUESTION_WORDS and not w.isdigit()}
 
 
 def _partner(ex: dict, di: int, same: list[tuple[int, int, int, int]], docs: list[Document], sent_spans,
@@ -305,7 +306,7 @@ def _partner(ex: dict, di: int, same: list[tuple[int, int, int, int]], docs: lis
 def _bigrams(text: str) -> set[str]:
     """Pairs of neighbouring folded syllables: Vietnamese words are mostly two syllables, and one is too common."""
     syl = re.findall(r"\w+", fold(text))
-    return {f"{a} {b}" for a, b in zip(syl, syl[1:]) if a not in rules.QUESTION_WORDS and b not in rules.QUESTION_WORDS}
+    return {f"{a} {b}" for a, b in zip(syl, syl[1:]) if a not in QUESTION_WORDS and b not in QUESTION_WORDS}
 
 
 def _postings(docs: list[Document], sent_spans) -> dict[str, list[tuple[int, int]]]:

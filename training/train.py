@@ -34,8 +34,7 @@ from training import squad
 from training.calibrate import calibrate
 from training.questions import generate, stats
 
-ARCHIVE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "vn_news.jsonl.gz"
-SQUAD = ARCHIVE.with_name("squad-v1.1-train.json.gz")
+ARCHIVE, SQUAD = Settings.from_env().archive(), Settings.from_env().squad()  # QA_DATA_DIR
 SQUAD_DEV_ARTICLES = 24  # SQuAD articles (of 442) held out whole for calibration and choosing settings
 EVAL_ARTICLES = 5000  # the archive's first articles: never trained on
 DEV_DOCS = 600  # articles (after the training ones) whose questions calibrate the threshold

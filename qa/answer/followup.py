@@ -20,7 +20,6 @@ _FOLLOW = [re.compile(p) for p in (  # on the lowercase question as typed: "còn
     r"^(?P<x>.+?)\s+thì\s+(?:sao|thế nào)\s*\?*$")]
 MAX_WORDS, MAX_SUBJECT_WORDS = 8, 5  # a follow-up is short, and so is what it asks about ("còn tỉnh Hà Nam")
 
-REWRITE_SECONDS = 15.0  # the model's rewrite is a short request: the answer waits for it
 REWRITE = """Đây là các câu hỏi trước trong một cuộc trò chuyện:
 {history}
 Câu hỏi tiếp theo: {question}
@@ -95,7 +94,7 @@ def _by_model(question: str, history: list[str], settings: Settings) -> str | No
     try:
         reply = client(settings).chat.completions.create(model=settings.llm_model, temperature=0, max_tokens=64,
                                                           messages=[{"role": "user", "content": prompt}],
-                                                          timeout=min(settings.llm_timeout, REWRITE_SECONDS))
+                                                          timeout=min(settings.llm_timeout, settings.followup_rewrite_seconds))
         line = (reply.choices[0].message.content or "").strip().splitlines()
     except Exception as e:  # noqa: BLE001 - the rule rewrites instead
         failure(settings, e)

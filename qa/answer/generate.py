@@ -55,7 +55,7 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
     if not settings.llm_url:
         yield {"answer": ans}
         return
-    wait = _wait(settings)
+    wait = resting_seconds(settings)
     if wait > 0:
         yield {"answer": dataclasses.replace(ans, notice=f"Máy chủ mô hình vừa không trả lời; sẽ thử lại sau {wait:.0f} giây.")}
         return
@@ -100,15 +100,27 @@ def stream(settings: Settings, question: str, ans: Answer) -> Iterator[dict]:
                                          generated_sentences=sentences, notice=notice)}
 
 
-def _wait(settings: Settings) -> float:
+def resting_seconds(settings: Settings) -> float:
     """Seconds until the server may be asked again after a failure (≤ 0: now)."""
     with _lock:
         return _down_until.get(settings.llm_url, 0) - time.monotonic()
 
 
+def rest(url: str, seconds: float) -> None:
+    """Ask the server at `url` nothing for `seconds` (as after a failure)."""
+    with _lock:
+        _down_until[url] = time.monotonic() + seconds
+
+
+def forget_failures() -> None:
+    """Every server may be asked again now."""
+    with _lock:
+        _down_until.clear()
+
+
 def available(settings: Settings) -> bool:
     """Whether a model is set and not resting after a failure."""
-    return bool(settings.llm_url) and _wait(settings) <= 0
+    return bool(settings.llm_url) and resting_seconds(settings) <= 0
 
 
 def answer(settings: Settings, question: str, ans: Answer) -> Answer:
@@ -149,8 +161,7 @@ def failure(settings: Settings, e: Exception) -> str:
     except ImportError:
         openai = None
     if openai is None or getattr(e, "status_code", None) not in REQUEST_ERRORS:
-        with _lock:
-            _down_until[settings.llm_url] = time.monotonic() + settings.llm_backoff_seconds
+        rest(settings.llm_url, settings.llm_backoff_seconds)
     if openai is None:
         return "Generated answers need the openai client: pip install -e '.[llm]'; xem câu trả lời trích dẫn."
     if isinstance(e, (openai.APITimeoutError, TimeoutError)):

@@ -20,11 +20,10 @@ from qa.answer import rules
 from qa.config import Settings
 from qa.models.reader_files import read_meta, weight_files
 from qa.text.normalise import canonical, fold, fold_aligned
+from qa.text.question import Question
 from qa.types import Answer, Hit, Lexicon
 
-MAX_ANSWER_TOKENS = 24
 _EDGE = " \t\n,.;:"  # trimmed off an answer's ends
-TOP_TOKENS = 16  # start and end candidates considered per passage
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,9 @@ def tokenizer_for(folder: Path, max_len: int):
     return tok
 
 
-def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[Span | None]:
+def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray, max_tokens: int, top: int) -> list[Span | None]:
     """Per passage, the highest start + end score over spans inside the passage (end after start, at most
-    MAX_ANSWER_TOKENS long), against the no-answer score at the first token."""
+    `max_tokens` long, among the `top` best starts and ends), against the no-answer score at the first token."""
     out: list[Span | None] = []
     for row in range(start.shape[0]):
         inside = offsets[row, :, 0] >= 0
@@ -80,12 +79,12 @@ def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[
             continue
         s = np.where(inside, start[row], -np.inf)
         e = np.where(inside, end[row], -np.inf)
-        top_s = np.argsort(-s)[:TOP_TOKENS]
-        top_e = np.argsort(-e)[:TOP_TOKENS]
+        top_s = np.argsort(-s)[:top]
+        top_e = np.argsort(-e)[:top]
         best, arg = -np.inf, None
         for i in top_s:
             for j in top_e:
-                if i <= j < i + MAX_ANSWER_TOKENS and s[i] + e[j] > best:
+                if i <= j < i + max_tokens and s[i] + e[j] > best:
                     best, arg = s[i] + e[j], (i, j)
         if arg is None:
             out.append(None)
@@ -99,10 +98,10 @@ def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> list[
 class SpanReader:
     """The int8 ONNX reader with its tokenizer; `read` gives each passage's best span."""
 
-    def __init__(self, onnx_file: Path, base: Path, meta: dict, threads: int = 0):
+    def __init__(self, onnx_file: Path, base: Path, meta: dict, threads: int, max_tokens: int, top: int):
         import onnxruntime as ort
 
-        self.meta = meta
+        self.meta, self.max_tokens, self.top = meta, max_tokens, top
         self.max_len = int(meta["max_len"])
         self.threshold = float(meta["threshold"])
         self.tokenizer = tokenizer_for(base, self.max_len)
@@ -119,7 +118,7 @@ class SpanReader:
     def read(self, question: str, contexts: list[str]) -> list[Span | None]:
         if not contexts:
             return []
-        return best_spans(*self.logits(question, contexts))
+        return best_spans(*self.logits(question, contexts), self.max_tokens, self.top)
 
     def confidence(self, margin: float) -> float:
         """The margin over no-answer as a probability-like score; 0.5 at the calibrated threshold."""
@@ -135,19 +134,20 @@ def load_reader(settings: Settings, weights: Path | None = None) -> SpanReader:
     weights = Path(weights or settings.reader_weights)
     stamp = tuple(f.stat().st_mtime_ns for f in weight_files(weights))
     with _loading:
-        return _load(str(weights), stamp, str(settings.cache_dir), settings.threads)
+        return _load(str(weights), stamp, str(settings.cache_dir), settings.threads, settings.reader_max_answer_tokens,
+                     settings.reader_top_tokens)
 
 
 @lru_cache(maxsize=2)
-def _load(weights: str, stamp: tuple, cache_dir: str, threads: int) -> SpanReader:
+def _load(weights: str, stamp: tuple, cache_dir: str, threads: int, max_tokens: int, top: int) -> SpanReader:
     from qa.models.convert import ensure_converted, ensure_reader_onnx
 
     meta = read_meta(Path(weights))
     base = ensure_converted(Path(cache_dir))
-    return SpanReader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads)
+    return SpanReader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads, max_tokens, top)
 
 
-def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:
+def windows(q: Question, candidates: list[rules.Candidate], settings: Settings) -> list[tuple[Hit, int, int]]:
     """The passages worth reading: around each sentence of the top hits, its neighbours up to
     `reader_context_chars`; the best `reader_passages` by the question words they hold (by idf) and the
     hit's rank. With `reader_checks`, a window must name every entity the question names (its title and
@@ -185,7 +185,7 @@ def windows(q: rules.Question, candidates: list[rules.Candidate], settings: Sett
     return chosen
 
 
-def answer(reader: SpanReader, q: rules.Question, candidates: list[rules.Candidate], lexicon: Lexicon,
+def answer(reader: SpanReader, q: Question, candidates: list[rules.Candidate], lexicon: Lexicon,
            settings: Settings) -> Answer:
     """The reader's best span over the chosen windows, or not found when no span beats the no-answer score
     by the calibrated threshold (or, with `reader_checks`, none is of the asked type)."""
@@ -214,7 +214,7 @@ def answer(reader: SpanReader, q: rules.Question, candidates: list[rules.Candida
     return Answer(q.text, "", False, "", [], q.kind, confidence=round(reader.confidence(below[0]), 3) if below else 0.0)
 
 
-def _typed(q: rules.Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:
+def _typed(q: Question, text: str, start: int, end: int, places: frozenset[str]) -> bool:
     """A typed question's answer overlaps a candidate of its type in the span's neighbourhood (a "bao nhiêu
     tiền" answer holds an amount); untyped questions take any span."""
     if q.kind in ("other", "title"):

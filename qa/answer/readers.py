@@ -4,7 +4,7 @@ One is chosen once from `Settings.reader` (`reader_for`): "rules" (qa/answer/rul
 fine-tuned reader, qa/answer/read.py), or a chain such as "learned+rules", where the next reader answers when
 the one before found nothing. A language model's answer from the citations (qa/answer/generate.py) is a step
 after the reader, not a reader. Like txtai's extractive pipelines, readers are interchangeable: each takes
-the question as analysed once (`rules.Question`) and the same candidates.
+the question as analysed once (`qa.text.question.Question`) and the same candidates.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.answer import read, rules
-from qa.answer.rules import Candidate, Question
+from qa.answer.rules import Candidate
 from qa.config import Settings
+from qa.text.question import Question
 from qa.types import Answer, Lexicon
 
 

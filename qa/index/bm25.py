@@ -107,16 +107,13 @@ class Postings:
         return hit, self.indptr[j[hit]], self.indptr[j[hit] + 1]
 
 
-SLICED_FROM = 20_000  # chunks: from here on a segment's columns are copied as slices (measured: docs/benchmarks.md)
-
-
 class BM25:
     """Scores over segments, chunk positions running through them in order (deleted chunks keep their
     position and score 0); `live[i]` marks segment i's chunks that are not deleted (None: all)."""
 
     def __init__(self, parts: Sequence[Postings], live: Sequence[np.ndarray | None] | None = None,
-                 k1: float = 1.5, b: float = 0.75):
-        self.parts, self.k1, self.b = list(parts), k1, b
+                 k1: float = 1.5, b: float = 0.75, sliced_from: int = 20_000):
+        self.parts, self.k1, self.b, self.sliced_from = list(parts), k1, b, sliced_from
         self.live = list(live) if live is not None else [None] * len(self.parts)
         self.offsets = np.cumsum([0] + [p.n_chunks for p in self.parts])
         self.n_chunks = int(self.offsets[-1])
@@ -139,13 +136,13 @@ class BM25:
         all the rows, or one a row), deleted chunks' included, and each term's document frequency over the
         live chunks of all segments: one binary search a segment for all the terms. A large segment's columns
         are read one term at a time as slices (views, no copy), a small segment's gathered at once (fewer
-        calls)."""
+        calls); `sliced_from` chunks make a segment large (Settings.bm25_sliced_from_chunks, docs/benchmarks.md)."""
         found, df = [], np.zeros(len(hashes), dtype=np.int64)
         for i, (p, m) in enumerate(zip(self.parts, self.live)):
             hit, starts, ends = p.find(hashes)
             if not len(hit):
                 continue
-            if p.n_chunks >= SLICED_FROM:
+            if p.n_chunks >= self.sliced_from:
                 parts = [(p.rows[a:b], p.counts[a:b], k) for a, b, k in zip(starts.tolist(), ends.tolist(), hit.tolist())]
             else:
                 entry = _ranges(starts, ends - starts)

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import generate as generation
-from qa.answer import rules
 from qa.answer.readers import reader_for
 from qa.config import Settings
 from qa.index import bm25 as bm25_mod
@@ -30,7 +29,7 @@ from qa.index.segment import Segment
 from qa.index.store import FORMAT, IndexProblem, corpus_hash, read_manifest, writer_lock
 from qa.models import embed
 from qa.text.normalise import fold_aligned, terms
-from qa.text.question import check_question, search_text
+from qa.text.question import analyse, check_question, search_text
 from qa.text.split import ChunkTable
 from qa.types import Answer, Document, Hit
 
@@ -62,7 +61,8 @@ class Index:
                                    np.int64)
         self.docs = [d for d, ok in zip(every, self.doc_live) if ok]  # the live documents
         self._doc_pos = {every[i].id: i for i in np.flatnonzero(self.doc_live)}
-        self.bm25 = bm25_mod.BM25([x.postings for x in segs], [x.live_chunks for x in segs], s.bm25_k1, s.bm25_b)
+        self.bm25 = bm25_mod.BM25([x.postings for x in segs], [x.live_chunks for x in segs], s.bm25_k1, s.bm25_b,
+                                    s.bm25_sliced_from_chunks)
         self.live = self.bm25.live_mask  # which chunks are not deleted (None: all), through every segment
         self.lexicon = lexicon.lexicon([x.lex for x in segs], self.bm25)
         for x in segs:
@@ -121,7 +121,7 @@ class Index:
         if window:  # articles of the period named, if any
             top = [h for h in top if window[0] <= h.date <= window[1]] or top
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
-        ans = self.reader.answer(rules.analyse(question, self.idf, self.lexicon), candidates, self.lexicon)
+        ans = self.reader.answer(analyse(question, self.idf, self.lexicon), candidates, self.lexicon)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         ans = dataclasses.replace(ans, citations=cited[: k or self.settings.k])
         return generation.answer(self.settings, question, ans) if generate else ans

@@ -31,7 +31,7 @@ Names = str | list[str] | None
 
 
 class Filters(BaseModel):
-    """Only articles that pass (see qa/index/filters.py)."""
+    """Only articles that pass (qa/index/filters.py: one field a key of its KEYS, which tests/test_api.py holds it to)."""
 
     model_config = ConfigDict(extra="forbid")
     since: dt.date | None = Field(None, description="inclusive", examples=["2019-03-01"])
@@ -43,14 +43,14 @@ class Filters(BaseModel):
 
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=2000, pattern=r"\w", examples=["Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"])
+    question: str = Field(min_length=1, max_length=Settings.max_question_chars, pattern=r"\w", examples=["Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"])
     k: int = Field(5, ge=1, le=50)
     mode: Mode = "hybrid"
     filters: Filters | None = None
 
 
 class Ask(Query):
-    history: list[Annotated[str, Field(max_length=2000)]] = Field([], max_length=20, description="earlier questions of the conversation, oldest "
+    history: list[Annotated[str, Field(max_length=Settings.max_question_chars)]] = Field([], max_length=Settings.max_history, description="earlier questions of the conversation, oldest "
                                "first: a follow-up (\"còn Hà Nam thì sao?\") is asked as a whole question")
     stream: bool = Field(False, description="server-sent events: `token` as a language model writes (when one is "
                          "set), then `answer`, the Answer with the check")
@@ -187,6 +187,8 @@ def router(lib: Library, allowed: list[str]) -> APIRouter:
 
 def _sse(events) -> Iterator[str]:
     for event in events:
+        if "read" in event:  # the reader's answer, before the model writes: the page shows it, the API does not
+            continue
         name, data = ("token", {"text": event["token"]}) if "token" in event else ("answer", event["answer"].to_dict())
         yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

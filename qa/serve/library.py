@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from qa import open_index
-from qa.answer import followup
+from qa.answer import followup, generate
 from qa.config import Settings
 from qa.index.index import load
 from qa.index.store import IndexProblem, read_manifest, writer_lock
@@ -65,8 +66,12 @@ class Library:
 
     def ask_stream(self, question: str, k: int, mode: str, filters: dict | None = None,
                    history: list[str] = ()) -> Iterator[dict]:
-        """`ask`, as the events of `Index.ask_stream`."""
-        return self.fresh().ask_stream(followup.rewrite(question, list(history), self.settings), int(k), mode, filters)
+        """`ask` as events: {"read": Answer}, the reader's answer (its `question` is the question as read, a
+        follow-up rewritten), then those of `generate.stream`: {"token": text} as a language model writes,
+        and last {"answer": Answer}. A bad question or filter raises here, before the first event."""
+        meant = followup.rewrite(question, list(history), self.settings)
+        ans = self.fresh().ask(meant, int(k), mode, filters, generate=False)
+        return itertools.chain([{"read": ans}], generate.stream(self.settings, ans.question, ans))
 
     def search(self, question: str, k: int, mode: str, filters: dict | None = None) -> list[Hit]:
         return self.fresh().search(question, int(k), mode, filters)
