@@ -5,22 +5,30 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
 XQUAD ?= ../shared/data/xquad.vi.json
 NEWS ?= ../shared/data/vn_news.jsonl.gz
 READERS ?= learned rules
 
-.PHONY: run ask test install index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster bench-generate eval eval-xquad eval-news eval-dated eval-reader train-reader train-reader-news clean
+.PHONY: run ask test install install-test index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster bench-generate eval eval-xquad eval-news eval-dated eval-reader train-reader train-reader-news clean
 
+# What each command needs: `make run` the runtime (the page is part of it); `make test` adds the test extras
+# (Milvus Lite, Ray, the llama.cpp server and its model, playwright, schemathesis, the BM25 references).
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
 # torch first: the pinned 2.13.0 is a local CPU build; letting a dependency pull it would fetch CUDA wheels.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
 
 # The chat page (builds the index and the model cache first if needed); HOST=0.0.0.0 PORT=8080 to change.
 run: $(STAMP)
@@ -40,7 +48,7 @@ index: $(STAMP)
 doctor: $(STAMP)
 	$(BIN)/python -m qa doctor
 
-test: $(STAMP) $(CHROMIUM)
+test: $(TEST_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)
@@ -80,7 +88,7 @@ train-reader-news: $(STAMP)
 		--lr 5e-5 --minutes 60 --out out/reader-news --weights out/reader-news/reader-news.safetensors
 	QA_READER_WEIGHTS=out/reader-news/reader-news.safetensors $(BIN)/python -m eval --reader learned --out out/eval-reader-news
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/speed.py
 
 # The whole archive in out/newsfull (about an hour of embedding on two cores; an interrupted run resumes).
@@ -88,23 +96,23 @@ index-archive: $(STAMP)
 	$(BIN)/python -m qa --index out/newsfull index --jsonl $(NEWS)
 
 # Adding and deleting one article, 1,000 single adds beside the merged index, optimize: on a copy of the archive.
-bench-segments: $(STAMP)
+bench-segments: $(TEST_STAMP)
 	$(BIN)/python bench/segments.py --index out/newsfull --out out/bench-segments.json
 
 # Search through Milvus Lite beside the local store: the seeds gold set and XQuAD-vi (docs/scale-out.md).
-bench-milvus: $(STAMP)
+bench-milvus: $(TEST_STAMP)
 	$(BIN)/python bench/milvus.py --xquad $(XQUAD) --out out/bench-milvus.json
 
 # 150,000 chunks of the archive's index (make index-archive) pushed into Milvus Lite: insert, memory, search.
-bench-milvus-large: $(STAMP)
+bench-milvus-large: $(TEST_STAMP)
 	$(BIN)/python bench/milvus.py --sets --archive out/newsfull --chunks 150000 --out out/bench-milvus-large.json
 
 # Embedding chunks/s: one process beside Ray workers on a local two-node cluster it starts and stops.
-bench-cluster: $(STAMP)
+bench-cluster: $(TEST_STAMP)
 	$(BIN)/python bench/cluster.py --jsonl $(NEWS) --out out/bench-cluster.json
 
 # Generated answers with the tests' small model (Gemma 3 270M on llama.cpp): first token, whole answer, checked share.
-bench-generate: $(STAMP)
+bench-generate: $(TEST_STAMP)
 	$(BIN)/python bench/generate.py --out out/bench-generate.json
 
 clean:

@@ -197,16 +197,7 @@ def train(out: Path, archive: Path = ARCHIVE, docs: int = 7000, minutes: float =
 
 
 def _encode(tok, part: list[dict], max_len: int):
-    """Pairs of different questions: encode_pairs takes one question, so rows are encoded one by one."""
-    rows = [encode_pairs(tok, ex["question"], [ex["context"]], max_len) for ex in part]
-    width = max(r[0].shape[1] for r in rows)
-    ids = np.full((len(rows), width), tok.token_to_id("<pad>") or 1, np.int64)
-    mask = np.zeros((len(rows), width), np.int64)
-    offsets = np.full((len(rows), width, 2), -1, np.int64)
-    for i, (a, m, o) in enumerate(rows):
-        n = a.shape[1]
-        ids[i, :n], mask[i, :n], offsets[i, :n] = a[0], m[0], o[0]
-    return ids, mask, offsets
+    return encode_pairs(tok, [ex["question"] for ex in part], [ex["context"] for ex in part], max_len)
 
 
 def _window(losses: list[float]) -> int:

@@ -7,7 +7,6 @@ no-answer score, as in SQuAD 2.0 readers), fine-tuned by `training.train` and ru
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 
 from qa.answer import rules
 from qa.config import Settings
+from qa.models.convert import ensure_converted, ensure_reader_onnx, session
 from qa.models.reader_files import read_meta, weight_files
 from qa.text.normalise import canonical, fold, fold_aligned
 from qa.text.question import Question
@@ -36,10 +36,11 @@ class Span:
     margin: float  # best span score minus the no-answer score (logits)
 
 
-def encode_pairs(tokenizer, question: str, contexts: list[str], max_len: int):
-    """Token ids, attention mask and, per token, its (start, end) offsets in the context (-1 outside it)."""
-    q = canonical(question)
-    encs = tokenizer.encode_batch([(q, _same_length(c)) for c in contexts])
+def encode_pairs(tokenizer, question: str | list[str], contexts: list[str], max_len: int):
+    """Token ids, attention mask and, per token, its (start, end) offsets in the context (-1 outside it), of
+    one question against each context, or (training) of a list of questions, one for each context."""
+    questions = [question] * len(contexts) if isinstance(question, str) else question
+    encs = tokenizer.encode_batch([(canonical(q), _same_length(c)) for q, c in zip(questions, contexts)])
     width = max(len(e.ids) for e in encs)
     ids = np.full((len(encs), width), tokenizer.token_to_id("<pad>") or 1, dtype=np.int64)
     mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -99,16 +100,11 @@ class SpanReader:
     """The int8 ONNX reader with its tokenizer; `read` gives each passage's best span."""
 
     def __init__(self, onnx_file: Path, base: Path, meta: dict, threads: int, max_tokens: int, top: int):
-        import onnxruntime as ort
-
         self.meta, self.max_tokens, self.top = meta, max_tokens, top
         self.max_len = int(meta["max_len"])
         self.threshold = float(meta["threshold"])
         self.tokenizer = tokenizer_for(base, self.max_len)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = session(onnx_file, threads)
 
     def logits(self, question: str, contexts: list[str]):
         ids, mask, offsets = encode_pairs(self.tokenizer, question, contexts, self.max_len)
@@ -140,8 +136,6 @@ def load_reader(settings: Settings, weights: Path | None = None) -> SpanReader:
 
 @lru_cache(maxsize=2)
 def _load(weights: str, stamp: tuple, cache_dir: str, threads: int, max_tokens: int, top: int) -> SpanReader:
-    from qa.models.convert import ensure_converted, ensure_reader_onnx
-
     meta = read_meta(Path(weights))
     base = ensure_converted(Path(cache_dir))
     return SpanReader(ensure_reader_onnx(base, Path(weights), meta), base, meta, threads, max_tokens, top)

@@ -228,9 +228,22 @@ def _on_disk(path: Path, files: dict | None) -> bool:
 
 def publish(path: Path, manifest: dict) -> None:
     """Replace the manifest atomically: readers see the old one or the new one, whole."""
-    tmp = path / f".manifest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path / "manifest.json")
+    replace_atomic(path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def replace_atomic(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temp file beside it, on disk, then renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # readable like any file the user writes (mkstemp makes it private)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_docs(folder: Path, meta: dict) -> list[Document]:

@@ -17,8 +17,9 @@ import numpy as np
 from qa.config import Settings
 from qa.index import store
 from qa.index.index import Index, build, load
-from qa.index.store import CHECKPOINT, NO_INDEX, IndexProblem, read_manifest, stale_reason, writer_lock
+from qa.index.store import CHECKPOINT, FORMAT, NO_INDEX, IndexProblem, read_manifest, stale_reason, writer_lock
 from qa.index.vectors import chunk_key
+from qa.intake import corpus
 from qa.text.split import ChunkTable
 from qa.types import Document
 
@@ -114,3 +115,51 @@ def previous_vectors(path: Path, settings: Settings) -> dict[bytes, np.ndarray]:
         return out
     except Exception:  # noqa: BLE001 - a cache: whatever is wrong with the old index, embed everything
         return {}
+
+
+def open_index(settings: Settings, folder: str | Path | None = None, progress: bool = False,
+               jsonl: str | Path | None = None, limit: int | None = None) -> Index:
+    """The index at `settings.index_dir`, kept in step with the folder it indexes (see `sync_index`)."""
+    return sync_index(settings, folder, progress, jsonl, limit)[0]
+
+
+def sync_index(settings: Settings, folder: str | Path | None = None, progress: bool = False,
+               jsonl: str | Path | None = None, limit: int | None = None) -> tuple[Index, Changes]:
+    """The index at `settings.index_dir`, kept in step with the folder it indexes.
+
+    The folder is `folder` when given (the `index` command), else the one recorded in the index's manifest,
+    else `settings.corpus_dir`, plus the documents added through the page (`settings.uploads_dir()`); a
+    changed folder syncs (qa/index/sync.py), a changed setting rebuilds. An index built from records, or whose
+    folder is gone, is loaded as it is, and one with an unreadable manifest is refused (the default index
+    is rebuilt): nothing a user indexed is replaced behind their back.
+
+    With `jsonl` (a .jsonl or .jsonl.gz file of records), the index is brought in step with its first
+    `limit` records instead; it is then used as it is until indexed again. Either way only chunks whose
+    content changed are embedded. Returns the index and what changed.
+    """
+    if jsonl is not None:
+        return open_or_build(settings.index_dir, _with_uploads(corpus.read_jsonl(jsonl, limit), settings), settings,
+                             progress)
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexProblem:
+        if folder is None and settings.index_dir != Settings().index_dir:
+            raise  # a user's index whose source we cannot know: refuse rather than rebuild it from seeds/
+        manifest = None  # open_or_build says why and rebuilds
+    if folder is None and manifest is not None:
+        recorded = manifest.get("corpus_dir")
+        if recorded and Path(recorded).is_dir():
+            folder = recorded
+        elif settings.index_dir != Settings().index_dir or manifest.get("format") == FORMAT:
+            idx = load(settings.index_dir, settings)  # (the default index of an older format is rebuilt)
+            return idx, Changes(unchanged=len(idx.docs))
+    folder = Path(folder or settings.corpus_dir)
+    docs = _with_uploads(corpus.read_folder(folder, settings.parse_seconds)[:limit], settings)
+    return open_or_build(settings.index_dir, docs, settings, progress, source=folder)
+
+
+def _with_uploads(docs: list[Document], settings: Settings) -> list[Document]:
+    """`docs` and the documents added through the page, which live beside the index."""
+    if not settings.uploads_dir().is_dir():
+        return docs
+    return corpus.unique(docs + corpus.read_folder(settings.uploads_dir(), settings.parse_seconds))

