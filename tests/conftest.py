@@ -3,23 +3,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 import qa
+from harness.process import answers, free_port, running  # noqa: F401 (free_port: the tests' import)
 from qa.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 CARD_QUESTION = "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"
+NEW_ARTICLE = (  # an article a test adds, and the question it answers
+    "Đà Nẵng hỗ trợ Quảng Nam 5 tỷ đồng khắc phục hậu quả bão số 9\n"
+    "Sáng 30/10, Chủ tịch UBND TP Đà Nẵng Lê Trung Chinh đã trao 5 tỷ đồng hỗ trợ tỉnh Quảng Nam khắc phục "
+    "hậu quả bão số 9. Số tiền được dùng để sửa chữa trường học và nhà ở của người dân vùng lũ.\n"
+    "Phó Chủ tịch UBND tỉnh Quảng Nam Trần Văn Tân cảm ơn sự chia sẻ của thành phố Đà Nẵng.")
+NEW_QUESTION = "Đà Nẵng hỗ trợ Quảng Nam bao nhiêu tiền?"
 
 
 @pytest.fixture(scope="session")
@@ -39,36 +41,17 @@ def vectors_of(idx: qa.Index):
     return np.concatenate([x.chunk_vectors() for x in idx.segments])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def app_server(index: Path, folder: Path, **env):
     """`python app.py` on a free port over a copy of `index` (QA_* variables from `env`); yields its address."""
     shutil.copytree(index, folder / "index")
     port = free_port()
     env = {**os.environ, "QA_INDEX_DIR": str(folder / "index"), "QA_PORT": str(port), **env}
-    log = open(folder / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while True:
+    with open(folder / "app.log", "w") as log, ExitStack() as stack:
         try:
-            urllib.request.urlopen(url + "api/openapi.json", timeout=5)
-            break
-        except urllib.error.HTTPError:  # up, and asking for a key
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("app.py did not start:\n" + (folder / "app.log").read_text())
-            time.sleep(1)
-    try:
+            stack.enter_context(running([sys.executable, "app.py"], lambda: answers(url + "api/openapi.json"), 300,
+                                        "app.py", log, cwd=ROOT, env=env))
+        except RuntimeError as e:
+            pytest.fail(f"{e}:\n" + (folder / "app.log").read_text())
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()

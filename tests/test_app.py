@@ -13,22 +13,14 @@ from pathlib import Path
 import pytest
 
 import app
-import qa
 from qa.config import Settings
-from qa.intake.corpus import make_document
 
-from .conftest import CARD_QUESTION, ROOT, SEEDS, app_server
+from .conftest import CARD_QUESTION, NEW_ARTICLE, NEW_QUESTION, ROOT, SEEDS, app_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SHOTS = ROOT / "out" / "screenshots"
-NEW_ARTICLE = (
-    "Đà Nẵng hỗ trợ Quảng Nam 5 tỷ đồng khắc phục hậu quả bão số 9\n"
-    "Sáng 30/10, Chủ tịch UBND TP Đà Nẵng Lê Trung Chinh đã trao 5 tỷ đồng hỗ trợ tỉnh Quảng Nam khắc phục "
-    "hậu quả bão số 9. Số tiền được dùng để sửa chữa trường học và nhà ở của người dân vùng lũ.\n"
-    "Phó Chủ tịch UBND tỉnh Quảng Nam Trần Văn Tân cảm ơn sự chia sẻ của thành phố Đà Nẵng.")
-NEW_QUESTION = "Đà Nẵng hỗ trợ Quảng Nam bao nhiêu tiền?"
 HOSTILE = "Bài thử <script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> về hợp tác Huế.\n" \
           "Tỉnh Thừa Thiên Huế tặng tỉnh Quảng Trị <b>7 tỷ đồng</b> để xây trường."
 
@@ -98,28 +90,6 @@ def test_a_jsonl_upload_adds_each_of_its_records(library):
     assert {h.doc_id for h in library.ask("tặng bao nhiêu tiền?", 5, "hybrid", {"category": "giáo dục"}).citations} == {"hue-1"}
     reopened = app.Library(library.settings)  # kept as Markdown with front matter: the same documents at a restart
     assert reopened.index.document("hue-1") == library.index.document("hue-1")
-
-
-def test_an_upload_is_answered_at_once_without_reembedding_and_kept(library):
-    before = library.index
-    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].status == STATUS["✓"]
-    after = library.index
-    assert after.segments[:-1] == before.segments and len(after.segments) == len(before.segments) + 1  # a new segment
-    assert all(a is b for a, b in zip(after.segments, before.segments))  # the old ones as they were
-    ans = library.ask(NEW_QUESTION, 5, "hybrid")
-    assert ans.text == "5 tỷ đồng" and ans.citations[0].doc_id.startswith("da-nang_")
-    assert library.ask(CARD_QUESTION, 5, "hybrid").text == "3 tỷ đồng"
-    reopened = app.Library(library.settings)  # a restart loads the saved index with the upload, no rebuild
-    assert len(reopened.index.docs) == 6 and reopened.index.manifest["built_at"] == after.manifest["built_at"]
-
-
-def test_an_upload_builds_on_what_another_process_published_meanwhile(library):
-    path = library.index.path
-    other = library.index.add([make_document("khac", NEW_ARTICLE.replace("Đà Nẵng", "Huế"))])
-    other.save(path)  # e.g. `python -m qa index` finished while the page was running
-    assert library.add([("da-nang.txt", NEW_ARTICLE.encode())])[0].status == STATUS["✓"]
-    ids = [d.id for d in qa.load(path).docs]
-    assert "khac" in ids and any(i.startswith("da-nang_") for i in ids) and len(ids) == 7
 
 
 def test_document_text_is_shown_as_text(library):

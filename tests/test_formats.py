@@ -125,14 +125,6 @@ def test_dates_are_iso_or_nothing(value, iso):
     assert formats.iso_date(value) == iso
 
 
-def test_records_keep_their_fields_and_the_rest_as_meta():
-    [doc] = corpus.from_records([{"id": 7, "title": "Tin", "text": "Nội dung bài.", "date": "1/2/2017",
-                                  "source": "Báo Mẫu", "url": "https://x.example/7", "category": "Kinh tế",
-                                  "views": 120, "raw": {"nested": True}}])
-    assert (doc.id, doc.date, doc.source, doc.url) == ("7", "2017-02-01", "Báo Mẫu", "https://x.example/7")
-    assert doc.meta == {"category": "Kinh tế", "views": 120}  # what JSON cannot hold flat is left out
-
-
 @pytest.mark.parametrize("text, iso", [("Cần Thơ, 3/9/2020 – UBND thành phố…", "2020-09-03"),
                                        ("Tin nhanh\nTP.HCM, ngày 15/3/2019 - Sáng nay…", "2019-03-15"),
                                        ("Thưa bà, ngày 6/2/2017 ông ấy đã nói…", ""),  # running text, not a dateline

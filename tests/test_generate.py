@@ -8,13 +8,16 @@ import dataclasses
 import http.server
 import json
 import threading
+import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from harness import llmserver
 from qa.answer import followup, generate
+from qa.text.normalise import fold
 
 from .conftest import CARD_QUESTION, app_server, free_port
 
@@ -22,9 +25,26 @@ KEY = "khoa-bi-mat-123"
 
 
 @pytest.fixture(scope="module")
-def llm(tmp_path_factory):
-    with llmserver.local(api_key=KEY, log=tmp_path_factory.mktemp("llm") / "server.log") as url:
+def llm_log(tmp_path_factory) -> Path:
+    """Where the model server writes its log, an access line for every request it answered included."""
+    return tmp_path_factory.mktemp("llm") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def llm(llm_log):
+    with llmserver.local(api_key=KEY, log=llm_log) as url:
         yield url
+
+
+def answered(log: Path, at_least: int = 0) -> int:
+    """How many completions the server has finished (llama-server logs each one's timings, ending with its
+    "total time"), waiting a little for its log to reach `at_least`."""
+    deadline = time.monotonic() + 10
+    while (n := log.read_text(encoding="utf-8").count("total time =")) < at_least:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return n
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +76,14 @@ def test_tokens_stream_before_the_answer(seed_index, llm):
     tokens = [e["token"] for e in events if "token" in e]
     assert len(tokens) >= 2 and "answer" in events[-1] and all("token" in e for e in events[:-1])
     final = events[-1]["answer"]
-    assert final.text == "3 tỷ đồng" and (final.generated == "".join(tokens).strip() or final.notice)
+    assert final.text == "3 tỷ đồng" and final.generated == "".join(tokens).strip() != ""  # the model's, whole
+    assert " ".join(s.text for s in final.generated_sentences).split() == final.generated.split()  # all checked
 
 
-def test_the_json_api_streams_server_sent_events(seed_index, llm, tmp_path):
+def test_the_json_api_streams_server_sent_events(seed_index, llm, llm_log, tmp_path):
     with app_server(seed_index.path, tmp_path, QA_LLM_URL=llm, QA_LLM_API_KEY=KEY, QA_LLM_MAX_TOKENS="24",
-                    QA_LLM_PASSAGES="2") as url:
+                    QA_LLM_PASSAGES="2", QA_FOLLOWUP_REWRITE_SECONDS="120") as url:
+        before = answered(llm_log)
         body = json.dumps({"question": "còn Hà Nam thì sao?", "history": [CARD_QUESTION], "stream": True}).encode()
         request = urllib.request.Request(url + "api/ask", data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=300) as r:
@@ -70,16 +92,24 @@ def test_the_json_api_streams_server_sent_events(seed_index, llm, tmp_path):
     events = [(block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
               for block in raw.strip().split("\n\n")]
     assert [name for name, _ in events[:-1]] == ["token"] * (len(events) - 1) and events[-1][0] == "answer"
+    assert len(events) > 1, events  # the model wrote something
     final = events[-1][1]
+    assert final["generated"] == "".join(data["text"] for _, data in events[:-1]).strip() != ""
+    assert answered(llm_log, before + 2) == before + 2  # the follow-up's rewrite, then the answer
     assert final["question"] != "còn Hà Nam thì sao?" and "Hà Nam" in final["question"]  # asked as a whole question
     assert final["text"] == "3 tỷ đồng" and {"generated", "generated_verified", "generated_sentences", "notice"} <= set(final)
     assert KEY not in raw
 
 
-def test_a_follow_up_is_rewritten_by_the_model_or_by_the_rule(seed_index, llm):
-    s = dataclasses.replace(seed_index.settings, llm_url=llm, llm_api_key=KEY)
+def test_a_follow_up_is_rewritten_by_the_model_or_by_the_rule(seed_index, llm, llm_log):
+    """The model is asked and answers in time (its reply is used only if it keeps the follow-up's subject and is
+    not the earlier question again: Gemma 270M repeats the earlier question, so the rule's rewrite is used)."""
+    s = dataclasses.replace(seed_index.settings, llm_url=llm, llm_api_key=KEY, followup_rewrite_seconds=120,
+                            llm_timeout=120)  # a cold first request on two shared cores can take 15 s
+    before = answered(llm_log)
     asked = followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], s)
-    assert isinstance(asked, str) and 3 <= len(asked) <= s.max_question_chars
+    assert answered(llm_log, before + 1) == before + 1 and generate.available(s)  # asked, answered, no failure
+    assert "ha nam" in fold(asked) and fold(asked) != fold(CARD_QUESTION) and 3 <= len(asked) <= s.max_question_chars
     down = dataclasses.replace(s, llm_url=f"http://127.0.0.1:{free_port()}/v1")
     assert followup.rewrite("còn Hà Nam thì sao?", [CARD_QUESTION], down) == "Hà Nội tặng Hà Nam bao nhiêu tiền?"
 

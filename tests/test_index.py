@@ -16,13 +16,12 @@ import qa
 from eval.xquad import DEFAULT_PATH as XQUAD
 from qa.index import store
 from qa.index.index import build, load
-from qa.index.store import CHECKPOINT, FORMAT, IndexProblem, read_checkpoint, write_checkpoint
+from qa.index.store import CHECKPOINT, FORMAT, IndexProblem
 from qa.index.sync import open_or_build, previous_vectors
-from qa.index.vectors import chunk_key
 from qa.intake import corpus
-from qa.intake.corpus import read_folder, read_jsonl
+from qa.intake.corpus import read_folder
 
-from .conftest import CARD_QUESTION, ROOT, SEEDS, vectors_of
+from .conftest import CARD_QUESTION, ROOT, SEEDS
 
 
 def test_manifest_records_how_the_index_was_built(seed_index, settings):
@@ -39,24 +38,6 @@ def test_load_gives_the_same_results(seed_index, settings):
     again = load(settings.index_dir, settings)
     assert again.search(CARD_QUESTION, 5) == seed_index.search(CARD_QUESTION, 5)
     assert again.ask(CARD_QUESTION).text == "3 tỷ đồng"
-
-
-def test_damaged_or_missing_files_are_refused(seed_index, settings, tmp_path):
-    copy = tmp_path / "idx"
-    shutil.copytree(settings.index_dir, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    victim = copy / manifest["segments"][0]["files"]["vectors"]["name"]
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    with pytest.raises(IndexProblem, match="damaged") as e:
-        load(copy, settings)
-    assert "\n" not in str(e.value) and victim.name in str(e.value)
-    victim.unlink()
-    with pytest.raises(IndexProblem, match="missing"):
-        load(copy, settings)
-    with pytest.raises(IndexProblem, match="no index"):
-        load(tmp_path / "nothing", settings)
 
 
 def test_damaged_index_is_rebuilt_by_open_or_build(seed_index, settings, tmp_path, caplog):
@@ -164,47 +145,6 @@ def test_an_index_of_an_older_format_is_rebuilt_from_its_folder(settings, seed_i
     assert "format 1" in caplog.text and idx.manifest["format"] == FORMAT and idx.ask(CARD_QUESTION).text == "3 tỷ đồng"
 
 
-def test_read_jsonl_takes_the_first_records_and_skips_bad_lines(tmp_path, caplog):
-    import gzip
-
-    lines = ['{"id": "a", "title": "Tin A", "text": "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng."}', "{not json",
-             '{"id": "b", "text": "Vĩnh Phúc thu ngân sách 30.000 tỷ đồng."}', '{"id": "c", "text": ""}']
-    path = tmp_path / "news.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    with caplog.at_level(logging.WARNING, "qa"):
-        docs = read_jsonl(path)
-    assert [d.id for d in docs] == ["a", "b"] and docs[0].title == "Tin A" and "line 2" in caplog.text
-    assert [d.id for d in read_jsonl(path, limit=1)] == ["a"]
-    with pytest.raises(ValueError, match="not a file"):
-        read_jsonl(tmp_path / "none.jsonl")
-    bom = tmp_path / "bom.jsonl"
-    bom.write_bytes(b"\xef\xbb\xbf" + lines[0].encode())
-    assert [d.id for d in read_jsonl(bom)] == ["a"]
-    for name, data in [("empty.jsonl", b""), ("junk.jsonl", b"not json\n"), ("torn.jsonl.gz", path.read_bytes()[:40])]:
-        (tmp_path / name).write_bytes(data)
-        with pytest.raises(ValueError, match="no documents|cannot read"):  # never an empty index over a good one
-            read_jsonl(tmp_path / name)
-    with pytest.raises(ValueError, match="limit"):
-        read_jsonl(path, limit=0)
-
-
-def test_an_update_embeds_only_the_chunks_that_changed(seed_index, settings, tmp_path):
-    docs = read_folder(SEEDS)
-    changed = dataclasses.replace(docs[0], text=docs[0].text + "\nHà Nội hỗ trợ Hòa Bình 2 tỷ đồng làm đường.")
-    new_docs = [changed] + docs[1:3]  # one changed, two kept, two removed
-    known = previous_vectors(settings.index_dir, settings)
-    idx = build(new_docs, settings, known=known, checkpoint=tmp_path / "ck")
-    embedded = set(read_checkpoint(tmp_path / "ck", settings))
-    fresh = {chunk_key(c) for c in idx.chunks} - set(known)
-    assert embedded == fresh and 0 < len(fresh) <= 3  # the changed document's last chunk(s) only
-    old = dict(zip(map(chunk_key, seed_index.chunks), vectors_of(seed_index)))
-    kept = [(i, chunk_key(c)) for i, c in enumerate(idx.chunks) if chunk_key(c) in old]
-    assert len(kept) == len(idx.chunks) - len(fresh)
-    assert all((vectors_of(idx)[i] == old[k]).all() for i, k in kept)
-    assert idx.ask("Hà Nội hỗ trợ Hòa Bình bao nhiêu tiền làm đường?").text == "2 tỷ đồng"
-
-
 def test_an_interrupted_index_run_resumes_without_redoing_finished_batches(tmp_path):
     from eval.xquad import read_xquad
 
@@ -246,12 +186,3 @@ def test_large_indexes_search_an_hnsw_graph(seed_index, settings, tmp_path):
     graph = again.segments[0].vectors
     assert isinstance(graph, faiss.IndexHNSW) and graph.hnsw.efSearch == small.hnsw_ef_search
     assert again.ask(CARD_QUESTION).text == "3 tỷ đồng"
-
-
-def test_checkpoint_keys_survive_any_bytes(settings, tmp_path):
-    import numpy as np
-
-    keys = [b"\x01" * 15 + b"\x00", b"\x00" * 16, bytes(range(16))]  # trailing zeros included
-    write_checkpoint(tmp_path, settings, keys, np.eye(3, 384, dtype=np.float32))
-    back = read_checkpoint(tmp_path, settings)
-    assert set(back) == set(keys) and (back[keys[2]] == np.eye(3, 384)[2]).all()

@@ -1,4 +1,6 @@
 """The public API and the CLI, on the real seed index."""
+from __future__ import annotations
+
 import json
 import subprocess
 import sys
@@ -70,13 +72,22 @@ def test_blank_question_is_a_clear_value_error(seed_index, question):
         seed_index.search(question)
 
 
-@pytest.mark.parametrize("question", ["Hà Nội " * 1500, "🇻🇳🔥 Hà Nội 😀?", "\x00\x07Hà\u200bNội\x1b[31m",
-                                      "<script>alert(1)</script><b>Vĩnh Phúc</b>", "What is the capital of France?",
-                                      "北京是中国的首都吗", "???", "1234567890"])
-def test_odd_questions_get_a_normal_result(seed_index, question):
+@pytest.mark.parametrize("question", ["🇻🇳🔥 Hà Nội tặng Vĩnh Phúc bao nhiêu tiền? 😀",
+                                      "<b>Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?</b>"])
+def test_the_card_question_among_emoji_or_markup_is_still_answered(seed_index, question):
     ans = seed_index.ask(question)
-    assert isinstance(ans, qa.Answer) and isinstance(ans.found, bool)
-    assert isinstance(seed_index.search(question), list)
+    assert ans.text == "3 tỷ đồng" and ans.citations[0].doc_id == "003_82f23e52a0d4abee"
+
+
+@pytest.mark.parametrize("question", ["Hà Nội " * 1500, "\x00\x07Hà\u200bNội\x1b[31m",
+                                      "<script>alert(1)</script><b>Vĩnh Phúc</b>", "What is the capital of France?",
+                                      "北京是中国的首都吗", "1234567890"])
+def test_odd_questions_are_not_found_and_keep_the_closest_passages_best_first(seed_index, question):
+    ans = seed_index.ask(question)
+    assert not ans.found and ans.text == "" and ans.sentence == ""
+    scores = [h.score for h in ans.citations]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    assert ans.citations == seed_index.search(question, 5)
 
 
 def test_bad_k_and_mode(seed_index):

@@ -1,29 +1,22 @@
 """Segments: an index grown by adds, replacements and deletes answers exactly like one built afresh from the
 documents it holds; merges keep the number of segments bounded and change no result."""
 import dataclasses
-import gzip
-import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import qa
-from qa.index.bm25 import BM25, Postings
+from qa.index.bm25 import Postings
 from qa.index.index import build
-from qa.index.lexicon import LexCounts, lexicon
 from qa.index.segment import to_merge
 from qa.index.sync import previous_vectors
-from qa.intake import corpus
 from qa.intake.corpus import read_folder
 from qa.text.normalise import terms
-from qa.text.split import ChunkTable, indexed_text
 
 from .conftest import CARD_QUESTION, SEEDS
 
 QUESTIONS = [CARD_QUESTION, "Vĩnh Phúc thu ngân sách bao nhiêu?", "giá xăng", "ha noi", "UBND tỉnh", "10.900 tỷ đồng"]
-NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "vn_news.jsonl.gz"
 
 
 def _grown(settings):
@@ -100,32 +93,3 @@ def test_the_merge_policy_takes_the_smallest_full_tier():
     assert to_merge([5, 7, 50, 60], 3, 10) == []
     assert to_merge([500, 5, 50, 60, 70, 6], 3, 10) == [2, 3, 4]
     assert to_merge([500, 5, 6, 7, 50, 60, 70], 3, 10) == [1, 2, 3]
-
-
-@pytest.mark.skipif(not NEWS.exists(), reason=f"{NEWS} is not on this machine")
-def test_bm25_and_the_lexicon_over_segments_equal_a_fresh_count_on_1000_articles(settings):
-    """Postings and lexicon counts of 1,000 articles in four segments, with deletes in each, against the
-    same counted afresh over the chunks that remain."""
-    with gzip.open(NEWS, "rt", encoding="utf-8") as f:
-        docs = corpus.from_records(json.loads(line) for _, line in zip(range(1000), f))
-    parts = [docs[i:i + 250] for i in range(0, 1000, 250)]
-    tables = [ChunkTable.split(p, settings) for p in parts]
-    texts = [[indexed_text(c) for c in t] for t in tables]
-    rng = np.random.default_rng(0)
-    dead = [rng.random(len(p)) < 0.2 for p in parts]  # a fifth of each segment's documents deleted
-    live = [~d[t.doc] for d, t in zip(dead, tables)]
-    postings = [Postings.of(terms(x) for x in tx) for tx in texts]
-    counts = [LexCounts.of(tx) for tx in texts]
-    kept = [x for tx, m in zip(texts, live) for x, ok in zip(tx, m) if ok]
-    fresh_p, fresh_c = Postings.of(terms(x) for x in kept), LexCounts.of(kept)
-    seg, one = BM25(postings, live), BM25([fresh_p])
-    mask = np.concatenate(live)
-    for q in [d.title for d in docs[::97]] + QUESTIONS:
-        np.testing.assert_allclose(seg.scores(terms(q))[mask], one.scores(terms(q)), atol=1e-6)
-        assert seg.top(terms(q), 10) == np.flatnonzero(mask)[one.top(terms(q), 10)].tolist()
-    got, want = lexicon(counts, seg), lexicon([fresh_c], one)
-    assert got == want and len(want.names) > 1000 and len(want.places) > 100
-    merged = LexCounts.merge(counts, live)
-    assert lexicon([merged], BM25([Postings.merge(postings, live)])) == want
-    for name in LexCounts.ARRAYS:
-        assert np.array_equal(getattr(merged, name), getattr(fresh_c, name)), name

@@ -13,7 +13,7 @@ from qa.answer import read
 from qa.intake import corpus
 from qa.models import reader_files
 from qa.models.convert import ensure_converted
-from qa.models.reader_net import build_net, save_weights
+from qa.models.reader_net import build_net
 from training import squad
 from training.train import ARCHIVE, EVAL_ARTICLES, SQUAD, train
 
@@ -53,23 +53,6 @@ def test_both_languages_are_trained_on_and_calibrated(tiny, settings):
     train_ids = {json.loads(line)["doc_id"] for line in (run / "squad-train.jsonl").read_text("utf-8").splitlines()}
     dev_ids = {json.loads(line)["doc_id"] for line in (run / "squad-dev.jsonl").read_text("utf-8").splitlines()}
     assert train_ids and dev_ids and not train_ids & dev_ids
-
-
-def test_a_reader_too_large_for_one_file_is_split_and_loads_whole(tmp_path, settings):
-    """Eight layers in fp16 are 28 MB: two files of at most 25 MB, read back as one reader."""
-    base = ensure_converted(settings.cache_dir)
-    net = build_net(base, 8)
-    weights = tmp_path / "big.safetensors"
-    (tmp_path / "big.3.safetensors").write_bytes(b"a part of an older, larger reader")
-    save_weights(net, weights, {"layers_trained": 8})
-    files = reader_files.weight_files(weights)
-    assert [f.name for f in files] == ["big.safetensors", "big.2.safetensors"]
-    assert all(f.stat().st_size <= 25_000_000 for f in files) and not (tmp_path / "big.3.safetensors").exists()
-    again = build_net(base, 8, weights)
-    trained = {k for k, v in net.named_parameters() if v.requires_grad}
-    assert len(trained) > 100
-    for (name, a), b in zip(net.named_parameters(), again.parameters()):
-        assert torch.equal(a.half().float(), b) if name in trained else torch.equal(a, b), name
 
 
 def test_only_what_training_changed_is_saved_in_fp16(tiny):

@@ -100,8 +100,8 @@ def threshold(rows: list[dict], preds: list[tuple[str, float]]) -> tuple[float, 
 
 
 def calibrate(weights: Path, dev: list[dict], settings: Settings, limit: int = 1500, seed: int = 0) -> dict:
-    """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language: the first
-    by question text, not a random draw) and write it with its figures into the reader's JSON; the figures."""
+    """Choose the threshold of the reader at `weights` on `dev` (at most `limit` cases a language, a draw with
+    `seed`: `cases` shuffles them) and write it with its figures into the reader's JSON; the figures."""
     from qa.answer.read import load_reader
     from qa.models.reader_files import read_meta, write_meta
 

@@ -38,7 +38,10 @@ Candidate = tuple[Hit, str, str, list[tuple[int, int]]]  # hit, document text, i
 
 
 def answer(q: Question, candidates: list[Candidate], lexicon: Lexicon, min_coverage: float) -> Answer:
-    """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit."""
+    """Choose the answer sentence among `candidates` and its short answer; cites only the chosen hit. A
+    question that names nothing and has no content word ("???") has nothing to find in a sentence: not found."""
+    if not q.weights and not q.entities:
+        return Answer(q.text, "", False, "", [], q.kind)
     total = sum(q.weights.values()) or 1.0
     best = None
     seen: set[tuple[str, int]] = set()

@@ -166,7 +166,7 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[Document]:
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
     try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8-sig") as f:
+        with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rt", encoding="utf-8-sig") as f:
             records = _records(f, path, limit)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
