@@ -143,3 +143,23 @@ def test_the_checks_see_the_layout():
     assert "qa.answer.readers" in graph["qa.index.index"] and "qa.text.question" in graph["qa.answer.rules"]
     assert stage("qa.index.index") == "qa.index" and "qa.answer" in STAGES["qa.index"] and "qa.index" not in STAGES["qa.answer"]
     assert set(STAGES) == {stage(n) for n in MODULES if n.count(".") >= 2 and n.startswith("qa.")}  # every folder placed
+
+
+def figures() -> dict:
+    """The layout in numbers (docs/architecture.md): modules, import arrows, the longest chain of imports, the
+    longest runtime module. `python -m tests.test_architecture` prints them."""
+    graph = {n: {t for t in ts if not t.startswith("tests")} for n, ts in arrows().items() if not n.startswith("tests")}
+
+    def floors(name: str, seen: frozenset = frozenset()) -> int:
+        return 1 + max((floors(t, seen | {name}) for t in graph.get(name, ()) if t not in seen), default=0)
+
+    runtime = [n for n in MODULES if n.split(".")[0] == "qa"]
+    longest = max(runtime, key=lambda n: len(MODULES[n].read_text(encoding="utf-8").splitlines()))
+    code = [n for n in MODULES if not n.startswith("tests")]
+    return {"modules (tests aside)": len(code), "runtime modules": len(runtime), "arrows": sum(map(len, graph.values())),
+            "floors": max(floors(n) for n in code),
+            "longest runtime module": f"{longest} ({len(MODULES[longest].read_text(encoding='utf-8').splitlines())} lines)"}
+
+
+if __name__ == "__main__":
+    print(figures())
