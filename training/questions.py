@@ -2,7 +2,7 @@
 
 Vietnamese asks in place, so a sentence whose answer is replaced by the question phrase of its type is
 already a question: "Hà Nội tặng Vĩnh Phúc 3 tỷ đồng" -> "Hà Nội tặng Vĩnh Phúc bao nhiêu tiền". Answers
-are the spans the type checks of `answer.py` find (amounts, numbers with their noun, dates, people,
+are the spans the type checks of `qa/answer/rules.py` find (amounts, numbers with their noun, dates, people,
 places, organisations). Questions are then trimmed to the words near the answer, and some are typed in
 lower case or without diacritics. Besides these "cloze" examples:
 
