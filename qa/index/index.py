@@ -28,8 +28,8 @@ from qa.index.retrieve import retriever_for
 from qa.index.segment import Segment
 from qa.index.store import FORMAT, IndexProblem, corpus_hash, read_manifest, writer_lock
 from qa.models import embed
-from qa.text.normalise import fold_aligned, terms
-from qa.text.question import analyse, check_question, search_text
+from qa.text.normalise import fold_aligned
+from qa.text.question import Question, analyse, check_question
 from qa.text.split import ChunkTable
 from qa.types import Answer, Document, Hit
 
@@ -78,13 +78,17 @@ class Index:
                filters: dict | filters_mod.Filters | None = None) -> list[Hit]:
         """The k best chunks for `question`, fused from BM25 and dense pools (see `Settings.pool`), among
         those that pass `filters` (see qa/index/filters.py: since, until, source, category, doc_ids)."""
-        question = check_question(question, self.settings.max_question_chars)
-        f = filters_mod.parse(filters)
-        return self._search(question, k, mode, f, self._period(question, f))
+        q, f = self.read(question), filters_mod.parse(filters)
+        return self._search(q, k, mode, f, self._period(q, f))
 
-    def _search(self, question: str, k: int | None, mode: str, f: filters_mod.Filters | None,
+    def read(self, question: str) -> Question:
+        """The question checked (cut to `max_question_chars`) and read once: the typed `Question` that the
+        retriever's query and the readers are made from (qa/text/question.py)."""
+        return analyse(check_question(question, self.settings.max_question_chars), self.idf, self.lexicon)
+
+    def _search(self, q: Question, k: int | None, mode: str, f: filters_mod.Filters | None,
                 window: tuple[str, str] | None) -> list[Hit]:
-        """`search` for a question already checked, its filters parsed and the period it names found."""
+        """`search` for a question read, its filters parsed and the period it names found."""
         k = self.settings.k if k is None else int(k)
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -93,9 +97,9 @@ class Index:
         pool = max(self.settings.pool, k)
         query = {}
         if mode in ("hybrid", "bm25"):
-            query["bm25"] = terms(search_text(question))
+            query["bm25"] = q.terms
         if mode in ("hybrid", "dense"):
-            query["dense"] = embed.encode(self.model(), [question], "query")[0]
+            query["dense"] = embed.encode(self.model(), [q.text], "query")[0]
         sides = list(query)
         fused = self.retriever.retrieve(query, pool, f)
         if window:
@@ -113,25 +117,24 @@ class Index:
         """A short answer with the sentence it comes from and citations, or not found; only from the
         articles that pass `filters`. With a language model set (`Settings.llm_url`) and `generate`, also
         its answer from the citations, checked (qa/answer/generate.py)."""
-        question = check_question(question, self.settings.max_question_chars)
-        f = filters_mod.parse(filters)
-        window = self._period(question, f)
-        hits = self._search(question, max(k or self.settings.k, self.settings.answer_hits), mode, f, window)
+        q, f = self.read(question), filters_mod.parse(filters)
+        window = self._period(q, f)
+        hits = self._search(q, max(k or self.settings.k, self.settings.answer_hits), mode, f, window)
         top = hits[: self.settings.answer_hits]
         if window:  # articles of the period named, if any
             top = [h for h in top if window[0] <= h.date <= window[1]] or top
         candidates = [(h, self.document(h.doc_id).text, self.folded(h.doc_id), self.sentences_in(h)) for h in top]
-        ans = self.reader.answer(analyse(question, self.idf, self.lexicon), candidates, self.lexicon)
+        ans = self.reader.answer(q, candidates, self.lexicon)
         cited = ans.citations + [h for h in hits if h not in ans.citations]  # the answer's passage first
         ans = dataclasses.replace(ans, citations=cited[: k or self.settings.k])
-        return generation.answer(self.settings, question, ans) if generate else ans
+        return generation.answer(self.settings, q.text, ans) if generate else ans
 
     def ask_stream(self, question: str, k: int | None = None, mode: str = "hybrid",
                    filters: dict | filters_mod.Filters | None = None) -> Iterator[dict]:
         """`ask`, with the model's answer as it is written: {"token": text} events, then {"answer": Answer}
         (only that without a model)."""
-        question = check_question(question, self.settings.max_question_chars)
-        return generation.stream(self.settings, question, self.ask(question, k, mode, filters, generate=False))
+        ans = self.ask(question, k, mode, filters, generate=False)
+        return generation.stream(self.settings, ans.question, ans)
 
     def allowed(self, f: filters_mod.Filters | None) -> np.ndarray | None:
         """The live chunks that pass `f` (None: all chunks)."""
@@ -139,12 +142,12 @@ class Index:
             return self.live
         return (filters_mod.doc_mask(f, self._doc_table()) & self.doc_live)[self.chunks.doc]
 
-    def _period(self, question: str, f: filters_mod.Filters | None) -> tuple[str, str] | None:
+    def _period(self, q: Question, f: filters_mod.Filters | None) -> tuple[str, str] | None:
         """The publication dates that the period a question names stands for; None when it names none, when
         a date filter is given, or with `period_first` off."""
         if not self.settings.period_first or (f and (f.since or f.until)):
             return None
-        span = filters_mod.period(question)
+        span = filters_mod.period(q.folded)
         return filters_mod.dated_window(span, self.settings.period_grace_days) if span else None
 
     def _doc_table(self) -> filters_mod.DocTable:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.text import patterns
-from qa.text.normalise import canonical, clean, fold, has_diacritics, words
+from qa.text.normalise import canonical, clean, fold, has_diacritics, terms, words
 from qa.types import Lexicon
 
 KINDS = [  # (kind, pattern on the folded question); first match wins
@@ -58,8 +58,9 @@ def search_text(question: str) -> str:
     return " ".join(w for w in question.split() if canonical(w).lower().strip("?.,!:;\"'") not in WH_WORDS)
 
 
-def classify(question: str) -> str:
-    fq = fold(question)
+def classify(question: str, folded: str | None = None) -> str:
+    """The kind of answer a question asks for (money, date, person…; "other"); `folded`: its folded form."""
+    fq = fold(question) if folded is None else folded
     for kind, pattern in KINDS:
         if re.search(pattern, fq):
             return kind
@@ -87,9 +88,9 @@ def question_entities(question: str, lexicon: Lexicon) -> list[str]:
 
 @dataclass(frozen=True)
 class Question:
-    """What the answerer needs from a question, worked out once rather than per candidate sentence."""
+    """A question as the retriever and the readers take it, worked out once per question (`analyse`)."""
 
-    text: str
+    text: str  # checked and cleaned (`check_question`): what is embedded and shown
     folded: str
     words: list[str]  # folded words, in order
     kind: str
@@ -99,12 +100,14 @@ class Question:
     right: list[str]  # and after it: the answer sits between their echoes in the sentence
     head: str  # the noun a "<noun> nào" question asks for ("vanh dai"), kept in the answer
     plural: bool  # "những lĩnh vực nào": the answer is a list, commas do not end it
+    terms: list[str]  # its BM25 terms, question words left out (`search_text`)
 
 
 def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Question:
+    """`question` (checked) read once, with the corpus's idf and names."""
+    folded = fold(question)
     entities = question_entities(question, lexicon)
     content = _content_words(question, entities)
-    folded = fold(question)
     qwords = re.findall(r"\w+", folded)
     i, j = _wh_position(qwords)
     left, right = qwords[:i], qwords[j:]
@@ -114,11 +117,11 @@ def analyse(question: str, idf: Callable[[str], float], lexicon: Lexicon) -> Que
         right = right[1:]
     head = " ".join(left[-2:]) if qwords[i:j] == ["nao"] else ""
     plural = re.search(r"\b(?:nhung|cac)\s+(?:\w+\s+){0,4}(?:nao|gi)\b", folded) is not None
-    kind = classify(question)
+    kind = classify(question, folded)
     if kind == "title":  # "giữ chức vụ" says what is asked; the sentence says "Phó Bí thư Thành ủy Đào Đức Toàn"
         content = [w for w in content if w not in TITLE_WORDS]
     return Question(question, folded, qwords, kind, entities, {w: idf("~" + w) for w in content},
-                    left, right, head, plural)
+                    left, right, head, plural, terms(search_text(question)))
 
 
 def _wh_position(qwords: list[str]) -> tuple[int, int]:
