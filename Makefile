@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 QUESTION ?= Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?
-XQUAD ?= ../shared/data/xquad.vi.json
-NEWS ?= ../shared/data/vn_news.jsonl.gz
+QA_DATA_DIR ?= ../shared/data
+XQUAD ?= $(QA_DATA_DIR)/xquad.vi.json
+NEWS ?= $(QA_DATA_DIR)/vn_news.jsonl.gz
 READERS ?= learned rules
 
 .PHONY: run ask test install install-test index index-archive doctor bench bench-segments bench-milvus bench-milvus-large bench-cluster bench-generate eval eval-xquad eval-news eval-dated eval-reader train-reader train-reader-news clean

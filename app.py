@@ -159,10 +159,10 @@ def page(lib: Library) -> gr.Blocks:
             gr.Warning("Bộ lọc chưa đúng: ngày viết dạng 2019-03-15 hoặc 15/3/2019.")
             yield history, gr.update(), question
             return
-        written, ans, meant = "", None, question
+        written, ans, meant, idx = "", None, question, lib.index
         for event in events:  # the reader's answer, then tokens as a model writes them, then the answer
             if "read" in event:
-                ans, meant = event["read"], event["read"].question
+                ans, meant, idx = event["read"], event["read"].question, event["index"]
                 rewritten = meant != check_question(question, lib.settings.max_question_chars)  # a follow-up
                 shown = plain_markdown(question) + (f"\n\n*(hiểu là: {plain_markdown(meant)})*" if rewritten else "")
                 history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply(ans)}]
@@ -178,7 +178,7 @@ def page(lib: Library) -> gr.Blocks:
             conversations.move_to_end(session)
             while len(conversations) > lib.settings.page_conversations:
                 conversations.popitem(last=False)
-        yield history, sources(ans, lib.index, lib.settings.page_context_chars), ""
+        yield history, sources(ans, idx, lib.settings.page_context_chars), ""
 
     def upload(files):
         if not files:

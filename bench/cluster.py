@@ -6,7 +6,7 @@
 The chunks are the first --chunks of the archive's articles after its first 5,000, embedded as an index
 run embeds them (checkpoint windows of `checkpoint_chunks`, batches of `batch_size`):
 - one process with one onnxruntime thread, and with two (the default on this machine);
-- `qa.models.cluster.embedder` on a local cluster of two nodes with one CPU each (`cluster.local`), with one
+- `qa.models.cluster.embedder` on a local cluster of two nodes with one CPU each (`harness.raycluster.local`), with one
   worker and with two (one model each, on its own node).
 Each is the median of --repeat runs over the same chunks; starting the workers (loading their models) is
 timed apart. On this 2-core machine two workers and two threads share the same cores: read chunks/s per

@@ -26,10 +26,7 @@ from qa.config import Settings  # noqa: E402
 from qa.intake.corpus import read_jsonl  # noqa: E402
 from qa.models import embed  # noqa: E402
 from qa.text.normalise import canonical  # noqa: E402
-from qa.text.split import (
-    chunk,  # noqa: E402
-    indexed_text,  # noqa: E402
-)
+from qa.text.split import chunk, indexed_text  # noqa: E402
 
 NEWS = Settings.from_env().archive()
 

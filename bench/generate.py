@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import qa  # noqa: E402
 from eval.run import read_gold  # noqa: E402
-from harness import llmserver
+from harness import llmserver  # noqa: E402
 from qa.answer import check  # noqa: E402
 from qa.intake.corpus import read_folder  # noqa: E402
 

@@ -36,7 +36,7 @@ from qa.index.index import assemble  # noqa: E402
 from qa.index.segment import make  # noqa: E402
 from qa.index.vectors import encode_chunks  # noqa: E402
 from qa.intake.corpus import read_jsonl  # noqa: E402
-from qa.models import embed
+from qa.models import embed  # noqa: E402
 from qa.text.normalise import terms  # noqa: E402
 from qa.text.split import ChunkTable, indexed_text  # noqa: E402
 

@@ -14,7 +14,7 @@ READERS = ("rules", "learned", "rules+learned", "learned+rules")  # who picks th
 # fine-tuned span reader (qa/answer/read.py), or one of them and, where it finds nothing, the other
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every tunable of the pipeline; `Settings.from_env()` applies QA_<NAME> variables."""
 
@@ -62,7 +62,7 @@ class Settings:
     reader_max_answer_tokens: int = 24  # a span the reader picks is at most this long
     reader_top_tokens: int = 16  # start and end candidates it considers per passage
     min_coverage: float = 0.35  # share of a question's content words (by idf) an answer sentence must hold
-    max_question_chars: int = 2000  # longer questions are cut (the JSON API refuses them: its schema says so)
+    max_question_chars: int = 2000  # longer questions are cut (the JSON API refuses them, as its schema says)
     # -- serve: the page and the JSON API
     host: str = "127.0.0.1"  # the chat page (app.py) listens on localhost unless asked
     port: int = 7860
@@ -117,6 +117,12 @@ class Settings:
             raise ValueError("ray_workers must be 0 (one per CPU share) or more, ray_worker_cpus at least 1")
         if self.merge_factor < 2:
             raise ValueError("merge_factor must be at least 2")
+        if min(self.page_turns, self.page_conversations, self.reader_max_answer_tokens, self.reader_top_tokens,
+               self.bm25_sliced_from_chunks) < 1 or min(self.max_history, self.page_context_chars) < 0:
+            raise ValueError("page_turns, page_conversations, reader_max_answer_tokens, reader_top_tokens and "
+                             "bm25_sliced_from_chunks must be at least 1, max_history and page_context_chars 0 or more")
+        if self.followup_rewrite_seconds <= 0:
+            raise ValueError("followup_rewrite_seconds must be above 0")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

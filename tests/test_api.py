@@ -3,6 +3,7 @@ keys; clear 4xx errors; and schemathesis against its OpenAPI document (no 5xx, e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -136,5 +137,9 @@ def test_the_api_takes_the_filters_and_limits_the_pipeline_takes():
 
     assert tuple(routes.Filters.model_fields) == filters.KEYS
     schema = routes.Ask.model_json_schema()["properties"]
-    assert schema["question"]["maxLength"] == Settings.max_question_chars
-    assert schema["history"]["maxItems"] == Settings.max_history
+    assert schema["question"]["maxLength"] == Settings.from_env().max_question_chars == routes.LIMITS.max_question_chars
+    assert schema["history"]["maxItems"] == Settings.from_env().max_history
+    served = subprocess.run([sys.executable, "-c", "from qa.serve import api; print(api.Ask.model_json_schema()['properties']"
+                             "['history']['maxItems'])"], cwd=ROOT, env={**os.environ, "QA_MAX_HISTORY": "3"},
+                            capture_output=True, text=True, timeout=120)
+    assert served.stdout.split() == ["3"], served.stderr  # the server's own QA_MAX_HISTORY

@@ -44,6 +44,10 @@ def test_empty_environment_values_are_ignored():
     ({"QA_LLM_URL": "127.0.0.1:8000/v1"}, "llm_url must be an http:// or https:// base URL"),
     ({"QA_MILVUS_FUSION": "max"}, "milvus_fusion must be one of qa, milvus, not 'max'"),
     ({"QA_MERGE_FACTOR": "1"}, "merge_factor must be at least 2"),
+    ({"QA_PAGE_TURNS": "0"}, "page_turns, page_conversations, .* must be at least 1"),
+    ({"QA_READER_TOP_TOKENS": "0"}, "reader_top_tokens and bm25_sliced_from_chunks must be at least 1"),
+    ({"QA_MAX_HISTORY": "-1"}, "max_history and page_context_chars 0 or more"),
+    ({"QA_FOLLOWUP_REWRITE_SECONDS": "0"}, "followup_rewrite_seconds must be above 0"),
 ])
 def test_a_bad_value_is_refused_saying_what_is_allowed(env, message):
     with pytest.raises(ValueError, match=message):
@@ -79,3 +83,9 @@ def test_uploads_sit_beside_the_index():
 def test_chunking_names_what_an_index_depends_on():
     assert Settings.from_env(env={"QA_CHUNK_SIZE": "800"}, chunk_overlap=100).chunking() == \
         {"chunk_size": 800, "chunk_overlap": 100}
+
+
+def test_settings_are_given_by_name():
+    """Fields are grouped by stage and new ones join their group: a positional call would bind the wrong one."""
+    with pytest.raises(TypeError):
+        Settings("seeds")

@@ -1,4 +1,4 @@
-"""Generated answers against a real OpenAI-compatible server (llama-cpp-python with Gemma 3 270M, started
+"""Generated answers against a real OpenAI-compatible server (llama.cpp's llama-server with Gemma 3 270M, started
 and stopped here): the protocol, streaming, the check's flags, follow-ups rewritten by the model, and every
 fault (down, slow, HTTP 4xx, malformed or empty output, the token limit) leaving the extractive answer with
 a one-line notice. The model is tiny and its Vietnamese poor: these tests check the protocol, not the prose."""

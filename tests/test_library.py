@@ -40,8 +40,9 @@ def test_without_history_a_follow_up_is_asked_as_it_is(library):
 
 def test_a_stream_gives_the_read_answer_first_and_the_answer_last(library):
     events = list(library.ask_stream("còn Hà Nam thì sao?", 5, "hybrid", history=[CARD_QUESTION]))
-    assert [list(e) for e in events] == [["read"], ["answer"]]  # no model: nothing written between
+    assert [list(e) for e in events] == [["read", "index"], ["answer"]]  # no model: nothing written between
     read, final = events[0]["read"], events[-1]["answer"]
+    assert events[0]["index"] is library.index and events[0]["index"].document(read.citations[0].doc_id)
     assert read.question == final.question == "Hà Nội tặng Hà Nam bao nhiêu tiền?"
     assert read.text == final.text == "3 tỷ đồng" and final.generated == ""
 

@@ -11,7 +11,6 @@ from qa.text.patterns import (
     AMOUNT,
     CAP_RUN,
     DATE,
-    DMY,
     MONTH_YEAR,
     NAME_RUN,
     NAMED_YEAR,
@@ -19,9 +18,11 @@ from qa.text.patterns import (
     NUMERIC_DATE,
     PLACE_WORDS,
     QUARTER_YEAR,
+    QUESTION_DAY,
     SURNAMES,
     acronyms,
     contains,
+    dmy,
     find,
     named_after,
     organisations,
@@ -73,16 +74,22 @@ def test_a_date_is_read_whole(text, date):
 
 def test_numeric_dates_are_day_and_month_with_or_without_a_year():
     assert matches(NUMERIC_DATE, "Ngày 15/3/2019 và 25/12 là hai mốc; 3 người.") == ["15/3/2019", "25/12"]
-    assert matches(NUMERIC_DATE, "3.9.2020") == []  # dots: DMY's
+    assert matches(NUMERIC_DATE, "3.9.2020") == []  # dots: dmy()'s
 
 
 @pytest.mark.parametrize("text, groups", [
     ("3.9.2020", ("3", "9", "2020")), ("3/9/2020", ("3", "9", "2020")), ("03-09-2020", ("03", "09", "2020")),
-    ("ngày 3 . 9 . 2020", ("3", "9", "2020")),
+    ("ngày 3 . 9 . 2020", ("3", "9", "2020")), ("15\u00a0/ 3/2019", ("15", "3", "2019")),
 ])
 def test_dmy_groups_day_month_and_year(text, groups):
-    assert [m.groups() for m in re.finditer(DMY, fold(text))] == [groups]
-    assert re.search(DMY, fold("3.9 và 2020")) is None
+    assert [m.groups() for m in re.finditer(dmy(), fold(text))] == [groups]
+    assert re.search(dmy(), fold("3.9 và 2020")) is None
+    assert re.search(dmy(r"[ \t]"), "3\n/9/2020") is None  # a dateline's date stays on its line
+
+
+def test_a_day_a_question_names_is_written_with_slashes_or_dashes():
+    found = [m.groups() for m in re.finditer(QUESTION_DAY, fold("ngày 15/3/2019 hay 16-3-2019, không phải 15.3.2019"))]
+    assert found == [("15", "3", "2019"), ("16", "3", "2019")]
 
 
 def test_month_year_gives_the_month_in_one_of_two_groups():

@@ -40,9 +40,11 @@ def format_answer(ans: Answer, markdown: bool = False, writing: str | None = Non
     if writing is not None:
         return out + f"{rule}{bold('Mô hình đang viết…')}{gap}{say(writing)}"
     if ans.generated:
-        mark = "đã kiểm chứng với nguồn" if ans.generated_verified else "có ý chưa kiểm chứng được"
+        mark = "đã kiểm chứng với nguồn" if ans.generated_verified else \
+            "có ý chưa kiểm chứng được" + (" với nguồn" if markdown else "")
+        where = "không thấy trong nguồn" + (" được dẫn" if markdown else "")
         lines = [indent + (say(x.text) if x.verified else
-                           f"⚠ {say(x.text)} " + _aside(f"không thấy trong nguồn: {say(', '.join(x.unsupported))}", markdown))
+                           f"⚠ {say(x.text)} " + _aside(f"{where}: {say(', '.join(x.unsupported))}", markdown))
                  for x in ans.generated_sentences]
         out += f"{rule}{bold('Mô hình viết')} ({mark}):{gap}" + gap.join(lines)
     if ans.notice:

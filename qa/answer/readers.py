@@ -57,8 +57,11 @@ class Chain:
         return ans
 
 
+KINDS = {"rules": lambda s: RulesReader(s.min_coverage), "learned": LearnedReader}  # a name in QA_READER -> its reader
+
+
 def reader_for(settings: Settings) -> Reader:
-    """The reader `settings.reader` names (checked by Settings: one of config.READERS)."""
-    made = [RulesReader(settings.min_coverage) if name == "rules" else LearnedReader(settings)
-            for name in settings.reader.split("+")]
+    """The reader `settings.reader` names: one of KINDS, or several joined by "+" (a Chain); Settings accepts
+    the combinations in config.READERS."""
+    made = [KINDS[name](settings) for name in settings.reader.split("+")]
     return made[0] if len(made) == 1 else Chain(tuple(made))

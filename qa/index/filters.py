@@ -111,7 +111,7 @@ def doc_mask(f: Filters, table: DocTable) -> np.ndarray:
     return keep
 
 
-_DAY = re.compile(rf"\b{patterns.DMY}\b")
+_DAY = re.compile(patterns.QUESTION_DAY)
 _MONTH = re.compile(patterns.MONTH_YEAR)
 _QUARTER = re.compile(patterns.QUARTER_YEAR)
 _YEAR = re.compile(patterns.NAMED_YEAR)

@@ -1,4 +1,5 @@
-"""The index: the segments of a corpus (qa/index/segment.py) and the search over them as one. Saved, it is a
+"""The index: the segments of a corpus (qa/index/segment.py) seen as one, searched through its retriever
+(qa/index/retrieve.py) and answered by its reader (qa/answer/readers.py). Saved, it is a
 folder of immutable segment files and a manifest (qa/index/store.py); the large files (BM25 arrays, vectors) are
 memory-mapped once verified: loading is quick, and a query brings in only the pages it reads. Adding
 documents makes a new segment, deleting marks documents in their segment's tombstone, and segments are
@@ -245,6 +246,7 @@ class Index:
         self.manifest, self.path = store.save(path, self.segments, self.manifest), path
         self.retriever.push()
         return path
+
 
 def build(docs: list[Document], settings: Settings, progress: bool = False, source: Path | None = None,
           known: dict[bytes, np.ndarray] | None = None, checkpoint: Path | None = None) -> Index:

@@ -1,4 +1,5 @@
-"""The index's search in Milvus (QA_STORE=milvus:PATH.db for Milvus Lite, http://HOST:19530 for a server).
+"""The index's Milvus collection (QA_STORE=milvus:PATH.db for Milvus Lite, http://HOST:19530 for a server),
+kept in step with the index folder; searching it is qa/index/retrieve.py's `MilvusRetriever`.
 
 The index folder stays a complete index (docs/scale-out.md says why): the record of every document, chunk,
 sentence and vector, from which a collection can be rebuilt without embedding anything again, and what the

@@ -26,8 +26,8 @@ NO_ARTICLE = "no article text found in the page"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _DATELINE = regex.compile(  # a line opening with a place name of capitalised words, then the date: "TP.HCM, 3/9/2020"
     r"^\(?\p{Lu}[\p{L}.]*(?:[ \t]+\p{Lu}[\p{L}.]*){0,3}\)?[ \t]*,[ \t]*(?:ngày[ \t]+)?"
-    rf"{patterns.DMY}\b", regex.M)
-_DMY = re.compile(rf"^\s*{patterns.DMY}")
+    + patterns.dmy(r"[ \t]") + r"\b", regex.M)
+_DMY = re.compile(rf"^\s*{patterns.dmy()}")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
 
 

@@ -27,6 +27,10 @@ from qa.serve.library import SAFE_ID, Added, Library, NotRemovable
 from qa.types import Answer, Document, Hit
 
 Mode = Literal[MODES]  # type: ignore[valid-type]
+try:  # the request models' limits: the server's settings (a bad QA_* value is reported when the server starts)
+    LIMITS = Settings.from_env()
+except ValueError:
+    LIMITS = Settings()
 Names = str | list[str] | None
 
 
@@ -43,14 +47,14 @@ class Filters(BaseModel):
 
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=Settings.max_question_chars, pattern=r"\w", examples=["Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"])
+    question: str = Field(min_length=1, max_length=LIMITS.max_question_chars, pattern=r"\w", examples=["Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?"])
     k: int = Field(5, ge=1, le=50)
     mode: Mode = "hybrid"
     filters: Filters | None = None
 
 
 class Ask(Query):
-    history: list[Annotated[str, Field(max_length=Settings.max_question_chars)]] = Field([], max_length=Settings.max_history, description="earlier questions of the conversation, oldest "
+    history: list[Annotated[str, Field(max_length=LIMITS.max_question_chars)]] = Field([], max_length=LIMITS.max_history, description="earlier questions of the conversation, oldest "
                                "first: a follow-up (\"còn Hà Nam thì sao?\") is asked as a whole question")
     stream: bool = Field(False, description="server-sent events: `token` as a language model writes (when one is "
                          "set), then `answer`, the Answer with the check")

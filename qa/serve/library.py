@@ -64,12 +64,14 @@ class Library:
 
     def ask_stream(self, question: str, k: int, mode: str, filters: dict | None = None,
                    history: list[str] = ()) -> Iterator[dict]:
-        """`ask` as events: {"read": Answer}, the reader's answer (its `question` is the question as read, a
-        follow-up rewritten), then those of `generate.stream`: {"token": text} as a language model writes,
-        and last {"answer": Answer}. A bad question or filter raises here, before the first event."""
+        """`ask` as events: {"read": Answer, "index": Index}, the reader's answer (its `question` is the
+        question as read, a follow-up rewritten) and the index it came from (whose documents the citations
+        point into), then those of `generate.stream`: {"token": text} as a language model writes, and last
+        {"answer": Answer}. A bad question or filter raises here, before the first event."""
         meant = followup.rewrite(question, list(history), self.settings)
-        ans = self.fresh().ask(meant, int(k), mode, filters, generate=False)
-        return itertools.chain([{"read": ans}], generate.stream(self.settings, ans.question, ans))
+        idx = self.fresh()
+        ans = idx.ask(meant, int(k), mode, filters, generate=False)
+        return itertools.chain([{"read": ans, "index": idx}], generate.stream(self.settings, ans.question, ans))
 
     def search(self, question: str, k: int, mode: str, filters: dict | None = None) -> list[Hit]:
         return self.fresh().search(question, int(k), mode, filters)

@@ -28,10 +28,15 @@ ORG_HEAD = ("so|bo|ban|uy ban|ubnd|hdnd|cong ty|tap doan|ngan hang|truong|vien|c
 ORG_STOP = set("của và đã là được với tại trong cho các những này đó về để từ có sẽ đang như khi thì mà ở theo bằng "
                "nhằm cùng tỉnh thành phố huyện".split())
 NUMERIC_DATE = r"\b\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?\b"  # 15/3, 15/3/2019: a date a generated answer claims
-DMY = r"(\d{1,2})[ \t]*[/.-][ \t]*(\d{1,2})[ \t]*[/.-][ \t]*(\d{4})"  # day, month, year: 3/9/2020, 3.9.2020, 03-09-2020
+QUESTION_DAY = r"\b(\d{1,2})[/-](\d{1,2})[/-]((?:19|20)\d\d)\b"  # 15/3/2019, 15-3-2019: a day a question names
 MONTH_YEAR = r"\b(?:thang\s+(\d{1,2})\s*(?:[/-]|\s+nam)|(\d{1,2})[/-])\s*((?:19|20)\d\d)\b"  # tháng 3/2019, 3/2019
 QUARTER_YEAR = r"\bquy\s+(1|2|3|4|i|ii|iii|iv)\s*(?:/|-|\s+nam\s+)\s*((?:19|20)\d\d)\b"  # quý 2/2019, quý II năm 2019
 NAMED_YEAR = r"\bnam\s+((?:19|20)\d\d)\b"  # năm 2017
+
+
+def dmy(space: str = r"\s") -> str:
+    """Day, month, year with their groups: 3/9/2020, 3.9.2020, 03-09-2020, spaces (`space`) around the marks."""
+    return rf"(\d{{1,2}}){space}*[/.-]{space}*(\d{{1,2}}){space}*[/.-]{space}*(\d{{4}})"
 
 # -- on the text as written -----------------------------------------------------------------------------
 SURNAMES = set(fold(

@@ -49,7 +49,7 @@ def check_question(question, limit: int) -> str:
     question = clean(question).strip()
     if not question:
         raise ValueError("the question is empty: type a question, e.g. \"Hà Nội tặng Vĩnh Phúc bao nhiêu tiền?\"")
-    return question[:limit].rstrip()
+    return question[:limit]
 
 
 def search_text(question: str) -> str:
