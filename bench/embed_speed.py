@@ -28,7 +28,7 @@ from qa.models import embed  # noqa: E402
 from qa.text.normalise import canonical  # noqa: E402
 from qa.text.split import chunk, indexed_text  # noqa: E402
 
-NEWS = Settings.from_env().archive()
+NEWS = Settings.from_env_only("data_dir").archive()
 
 
 def timed(fn, texts: list[str], repeat: int) -> tuple[float, np.ndarray]:

@@ -38,7 +38,7 @@ from qa.index import milvus  # noqa: E402
 from qa.index.index import Index  # noqa: E402
 from qa.intake.corpus import read_folder  # noqa: E402
 
-XQUAD = Settings.from_env().xquad()
+XQUAD = Settings.from_env_only("data_dir").xquad()
 
 
 def rss_mb() -> tuple[float, float]:

@@ -40,7 +40,7 @@ from qa.models import embed  # noqa: E402
 from qa.text.normalise import terms  # noqa: E402
 from qa.text.split import ChunkTable, indexed_text  # noqa: E402
 
-NEWS = Settings.from_env().archive()
+NEWS = Settings.from_env_only("data_dir").archive()
 FILTER_SHARES = (10, 100)  # filtered searches: to every 10th article, to every 100th
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from qa.config import Settings
 
 # Where the tests and bench/peer_haystack.py look for it: $XQUAD, else the data folder (QA_DATA_DIR).
-DEFAULT_PATH = Path(os.environ.get("XQUAD") or Settings.from_env().xquad())
+DEFAULT_PATH = Path(os.environ.get("XQUAD") or Settings.from_env_only("data_dir").xquad())
 
 
 def read_xquad(path: str | Path) -> tuple[list[dict], list[dict]]:

@@ -136,6 +136,14 @@ class Settings:
         values.update({k: _cast(_field(k), v) for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    @classmethod
+    def from_env_only(cls, *names: str) -> "Settings":
+        """The defaults with only the QA_ variables of `names` applied: for what a module needs when it is
+        imported (the data folder, a schema's limits), which must not fail on another setting: each command
+        reports a bad QA_ value when it reads its own settings."""
+        wanted = {"QA_" + n.upper() for n in names}
+        return cls.from_env({k: v for k, v in os.environ.items() if k in wanted})
+
     def uploads_dir(self) -> Path:
         """Where documents added through the page are kept, beside the index (index/default-uploads), so a
         rebuild of the index includes them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 from .conftest import ROOT
@@ -35,13 +36,18 @@ def sources() -> dict[str, Path]:
 MODULES = sources()
 
 
+@lru_cache(maxsize=None)
+def tree(name: str) -> ast.Module:
+    return ast.parse(MODULES[name].read_text(encoding="utf-8"))
+
+
 def imports(name: str) -> list[tuple[str, str, int]]:
     """(module imported, name taken from it or "", line) for every import of a module, those inside
     functions included (a lazy import is an arrow too)."""
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree(name)):
         if isinstance(node, ast.Import):
             out += [(a.name, "", node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -112,10 +118,10 @@ def test_no_private_name_is_taken_from_another_module():
             if taken.startswith("_") and not taken.startswith("__") and target.split(".")[0] in project:
                 wrong.append(f"{path.relative_to(ROOT)}:{line}: {target}.{taken}")
         bound = {a.asname or a.name.split(".")[-1]
-                 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 for node in ast.walk(tree(name))
                  if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in project)
                  for a in node.names}  # names bound to project modules and their objects
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree(name)):
             if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
                     and isinstance(node.value, ast.Name) and node.value.id in bound):
                 wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
@@ -132,7 +138,7 @@ def test_tests_mirror_the_runtime_modules():
     """Every runtime module with logic has a test module of its name (qa/index/bm25.py: tests/test_bm25.py)."""
     tested = {p.stem.removeprefix("test_") for p in (ROOT / "tests").glob("test_*.py")}
     logic = {name.rpartition(".")[2] for name, path in MODULES.items() if name.startswith("qa.")
-             and path.name != "__init__.py" and any(isinstance(n, ast.FunctionDef) for n in ast.walk(ast.parse(path.read_text())))}
+             and path.name != "__init__.py" and any(isinstance(n, ast.FunctionDef) for n in ast.walk(tree(name)))}
     missing = logic - tested - {"__main__"}  # the CLI: tests/test_cli.py
     assert not missing, sorted(missing)
 

@@ -89,3 +89,14 @@ def test_settings_are_given_by_name():
     """Fields are grouped by stage and new ones join their group: a positional call would bind the wrong one."""
     with pytest.raises(TypeError):
         Settings("seeds")
+
+
+def test_a_module_reads_only_the_settings_it_needs_at_import(monkeypatch):
+    """The data folder (and the API's limits) are read when a module is imported: another bad QA_ value must
+    not fail the import; the command says what is wrong when it reads its own settings."""
+    monkeypatch.setenv("QA_DATA_DIR", "/srv/tin")
+    monkeypatch.setenv("QA_CHUNK_SIZE", "big")
+    only = Settings.from_env_only("data_dir")
+    assert only.archive() == Path("/srv/tin/vn_news.jsonl.gz") and only.chunk_size == Settings().chunk_size
+    with pytest.raises(ValueError, match="chunk_size"):
+        Settings.from_env()

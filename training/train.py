@@ -26,6 +26,7 @@ import torch
 
 from qa.answer.read import encode_pairs, tokenizer_for
 from qa.config import Settings
+from qa.index.store import replace_atomic
 from qa.intake import corpus
 from qa.models.convert import ensure_converted
 from qa.models.reader_files import read_meta, weight_files
@@ -34,7 +35,7 @@ from training import squad
 from training.calibrate import calibrate
 from training.questions import generate, stats
 
-ARCHIVE, SQUAD = Settings.from_env().archive(), Settings.from_env().squad()  # QA_DATA_DIR
+ARCHIVE, SQUAD = Settings.from_env_only("data_dir").archive(), Settings.from_env_only("data_dir").squad()
 SQUAD_DEV_ARTICLES = 24  # SQuAD articles (of 442) held out whole for calibration and choosing settings
 EVAL_ARTICLES = 5000  # the archive's first articles: never trained on
 DEV_DOCS = 600  # articles (after the training ones) whose questions calibrate the threshold
@@ -109,9 +110,7 @@ def examples_for(out: Path, archive: Path, docs: int, seed: int, held_out: int =
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
+    replace_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -27,8 +27,8 @@ from qa.serve.library import SAFE_ID, Added, Library, NotRemovable
 from qa.types import Answer, Document, Hit
 
 Mode = Literal[MODES]  # type: ignore[valid-type]
-try:  # the request models' limits: the server's settings (a bad QA_* value is reported when the server starts)
-    LIMITS = Settings.from_env()
+try:  # the request models' limits, as the server is configured (a bad value is reported when it starts)
+    LIMITS = Settings.from_env_only("max_question_chars", "max_history")
 except ValueError:
     LIMITS = Settings()
 Names = str | list[str] | None
